@@ -1,0 +1,209 @@
+#!/usr/bin/python
+"""Merge owned keys into Docker's daemon.json and say how to apply them."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: docker_daemon_config
+short_description: Merge keys into Docker's daemon.json without clobbering the rest
+description:
+  - Sets the keys given in O(config) in C(daemon.json) and removes the keys in
+    O(remove), leaving every other key of the file as it was, so that settings
+    made by hand or by other tools survive.
+  - Reports in RV(apply) whether C(systemctl reload docker) (SIGHUP, no container
+    stops) is enough for dockerd to take the change, or whether a restart is needed.
+  - A key that dockerd keeps in memory when it merely disappears from the file
+    (C(registry-mirrors), C(insecure-registries), C(labels),
+    C(allow-nondistributable-artifacts)) is removed by writing its empty value,
+    so that a reload really drops it. Any other removed key needs a restart.
+  - An existing file that is not a JSON object is an error, and nothing is written.
+  - Supports check mode and diff mode.
+options:
+  path:
+    description: Path of daemon.json.
+    type: path
+    default: /etc/docker/daemon.json
+  config:
+    description: Keys to set, each replacing the whole current value of that key.
+    type: dict
+    default: {}
+  remove:
+    description:
+      - Keys to remove (keys this play used to own). A key both set and removed is an error.
+    type: list
+    elements: str
+    default: []
+  backup:
+    description: Keep a time-stamped copy of the previous file when it changes.
+    type: bool
+    default: false
+  mode:
+    description: File mode of a file the module creates; an existing file keeps its mode.
+    type: raw
+    default: "0644"
+author:
+  - dockyard contributors
+"""
+
+EXAMPLES = r"""
+- name: Point dockerd at the mirror and keep containers running across restarts.
+  docker_daemon_config:
+    config:
+      registry-mirrors: ["https://mirror.example.com"]
+      live-restore: true
+  register: daemon_json
+
+- name: Stop using a mirror; the key is emptied so that a reload drops it.
+  docker_daemon_config:
+    remove: [registry-mirrors]
+"""
+
+RETURN = r"""
+config:
+  description: The whole configuration as written (or as it would be, in check mode).
+  returned: always
+  type: dict
+changed_keys:
+  description: Keys whose value changed, was added or was removed.
+  returned: always
+  type: list
+  elements: str
+apply:
+  description: >-
+    How dockerd takes the change: C(none) (nothing changed), C(reload)
+    (SIGHUP is enough) or C(restart).
+  returned: always
+  type: str
+  sample: reload
+backup_file:
+  description: The copy of the previous file, when O(backup) made one.
+  returned: when a backup was made
+  type: str
+"""
+
+import json
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+# Keys that dockerd applies on SIGHUP (daemon/reload.go).
+RELOADABLE = frozenset({
+    "allow-nondistributable-artifacts",
+    "debug",
+    "default-runtime",
+    "insecure-registries",
+    "labels",
+    "live-restore",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
+    "max-download-attempts",
+    "registry-mirrors",
+    "runtimes",
+    "shutdown-timeout",
+})
+
+# On reload, dockerd only changes keys present in the file: these are emptied
+# rather than deleted, or the daemon silently keeps the old value.
+EMPTY_ON_REMOVE = {
+    "allow-nondistributable-artifacts": [],
+    "insecure-registries": [],
+    "labels": [],
+    "registry-mirrors": [],
+}
+
+
+MISSING = object()
+
+
+class DaemonConfigError(Exception):
+    pass
+
+
+def parse(text, path):
+    """Parse daemon.json text; an empty file is an empty configuration."""
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise DaemonConfigError(f"{path} is not valid JSON ({exc}); fix or remove it first") from exc
+    if not isinstance(data, dict):
+        raise DaemonConfigError(f"{path} must hold a JSON object, found {type(data).__name__}")
+    return data
+
+
+def merge(current, config, remove):
+    """Return (new configuration, changed keys, apply) for the requested change."""
+    both = sorted(set(config) & set(remove))
+    if both:
+        raise DaemonConfigError(f"keys both set and removed: {', '.join(both)}")
+    new = dict(current)
+    new.update(config)
+    for key in remove:
+        if key in EMPTY_ON_REMOVE:
+            if key in new:
+                new[key] = EMPTY_ON_REMOVE[key]
+        else:
+            new.pop(key, None)
+    changed = sorted(k for k in set(current) | set(new) if current.get(k, MISSING) != new.get(k, MISSING))
+    if not changed:
+        apply = "none"
+    elif all(k in RELOADABLE and k in new for k in changed):
+        apply = "reload"
+    else:
+        apply = "restart"
+    return new, changed, apply
+
+
+def render(config):
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def write(module, path, text):
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".daemon.json.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    if not os.path.exists(path):
+        os.chmod(tmp, int(str(module.params["mode"]), 8))
+    module.atomic_move(tmp, path)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", default="/etc/docker/daemon.json"),
+            config=dict(type="dict", default={}),
+            remove=dict(type="list", elements="str", default=[]),
+            backup=dict(type="bool", default=False),
+            mode=dict(type="raw", default="0644"),
+        ),
+        supports_check_mode=True,
+    )
+    path = module.params["path"]
+    try:
+        before_text = ""
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                before_text = handle.read()
+        current = parse(before_text, path)
+        new, changed_keys, apply = merge(current, module.params["config"], module.params["remove"])
+    except (OSError, DaemonConfigError) as exc:
+        module.fail_json(msg=str(exc))
+
+    result = dict(changed=bool(changed_keys), config=new, changed_keys=changed_keys, apply=apply)
+    if module._diff:
+        result["diff"] = dict(before=render(current) if before_text else "", after=render(new),
+                              before_header=path, after_header=path)
+    if changed_keys and not module.check_mode:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+        if module.params["backup"] and before_text:
+            result["backup_file"] = module.backup_local(path)
+        write(module, path, render(new))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+import json
+import os
+import stat
+
+import pytest
+
+import docker_daemon_config as mod
+
+MIRROR = "https://mirror.example.test"
+
+
+@pytest.fixture
+def daemon_json(tmp_path):
+    return tmp_path / "daemon.json"
+
+
+def call(run_module, path, check_mode=False, diff=False, **args):
+    return run_module(mod.main, dict(args, path=str(path)), check_mode=check_mode, diff=diff)
+
+
+def test_creates_missing_file_with_owned_keys(run_module, daemon_json):
+    result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
+    assert result["changed"] and result["apply"] == "reload"
+    assert json.loads(daemon_json.read_text()) == {"registry-mirrors": [MIRROR]}
+    assert stat.S_IMODE(daemon_json.stat().st_mode) == 0o644
+
+
+def test_keeps_keys_it_does_not_own(run_module, daemon_json):
+    daemon_json.write_text('{"data-root": "/srv/docker", "log-opts": {"max-size": "10m"}}')
+    call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
+    assert json.loads(daemon_json.read_text()) == {
+        "data-root": "/srv/docker", "log-opts": {"max-size": "10m"}, "registry-mirrors": [MIRROR]}
+
+
+def test_second_run_changes_nothing(run_module, daemon_json):
+    call(run_module, daemon_json, config={"registry-mirrors": [MIRROR], "log-driver": "local"})
+    mtime = daemon_json.stat().st_mtime_ns
+    result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR], "log-driver": "local"})
+    assert not result["changed"] and result["apply"] == "none" and result["changed_keys"] == []
+    assert daemon_json.stat().st_mtime_ns == mtime
+
+
+def test_non_reloadable_key_needs_restart(run_module, daemon_json):
+    result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR], "data-root": "/srv"})
+    assert result["apply"] == "restart"
+    assert result["changed_keys"] == ["data-root", "registry-mirrors"]
+
+
+def test_removed_mirror_key_is_emptied_so_a_reload_drops_it(run_module, daemon_json):
+    daemon_json.write_text(json.dumps({"registry-mirrors": [MIRROR], "debug": True}))
+    result = call(run_module, daemon_json, remove=["registry-mirrors"])
+    assert result["changed"] and result["apply"] == "reload"
+    assert json.loads(daemon_json.read_text()) == {"registry-mirrors": [], "debug": True}
+    again = call(run_module, daemon_json, remove=["registry-mirrors"])
+    assert not again["changed"]
+
+
+def test_removing_an_absent_key_changes_nothing(run_module, daemon_json):
+    daemon_json.write_text('{"debug": true}')
+    result = call(run_module, daemon_json, remove=["registry-mirrors", "log-driver"])
+    assert not result["changed"]
+    assert json.loads(daemon_json.read_text()) == {"debug": True}
+
+
+def test_removed_key_that_reload_would_keep_needs_restart(run_module, daemon_json):
+    daemon_json.write_text('{"debug": true, "log-driver": "local"}')
+    result = call(run_module, daemon_json, remove=["debug"])
+    assert result["apply"] == "restart"
+    assert json.loads(daemon_json.read_text()) == {"log-driver": "local"}
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"registry-mirrors": [', "is not valid JSON"),
+    ('["registry-mirrors"]', "must hold a JSON object"),
+])
+def test_invalid_existing_file_is_an_error_and_stays(run_module, daemon_json, content, message):
+    daemon_json.write_text(content)
+    result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
+    assert result["failed"] and message in result["msg"] and str(daemon_json) in result["msg"]
+    assert daemon_json.read_text() == content
+
+
+def test_check_mode_reports_but_writes_nothing(run_module, daemon_json):
+    result = call(run_module, daemon_json, check_mode=True, diff=True,
+                  config={"registry-mirrors": [MIRROR]})
+    assert result["changed"] and result["apply"] == "reload"
+    assert not daemon_json.exists()
+    assert MIRROR in result["diff"]["after"] and result["diff"]["before"] == ""
+
+
+def test_diff_shows_before_and_after(run_module, daemon_json):
+    daemon_json.write_text('{"debug": true}')
+    result = call(run_module, daemon_json, diff=True, config={"debug": False})
+    assert '"debug": true' in result["diff"]["before"]
+    assert '"debug": false' in result["diff"]["after"]
+
+
+def test_existing_file_keeps_its_mode_and_backup_holds_the_old_text(run_module, daemon_json):
+    daemon_json.write_text('{"debug": true}')
+    os.chmod(daemon_json, 0o600)
+    result = call(run_module, daemon_json, backup=True, config={"debug": False})
+    assert stat.S_IMODE(daemon_json.stat().st_mode) == 0o600
+    with open(result["backup_file"], encoding="utf-8") as handle:
+        assert handle.read() == '{"debug": true}'
+
+
+def test_a_key_both_set_and_removed_is_refused(run_module, daemon_json):
+    result = call(run_module, daemon_json, config={"debug": True}, remove=["debug"])
+    assert result["failed"] and "both set and removed: debug" in result["msg"]
+    assert not daemon_json.exists()
