@@ -151,10 +151,10 @@ def save_archive(tag, archive, inputs):
     print(f"saved {tag} to {path}")
 
 
-def ensure(name, force, binary=None):
+def ensure(name, stale, binary=None):
     tag, parent, _, _, archive = IMAGES[name]
     inputs = inputs_of(name)
-    if force or current_label(tag) != inputs:
+    if name in stale:
         if parent is None:
             build_base(tag, inputs)
         else:
@@ -177,13 +177,16 @@ def main(argv=None):
     try:
         if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
             raise BuildError("no Docker engine answers `docker info`: start dockerd first")
+        # An image is stale when its label does not match its inputs' hash,
+        # which covers its parent's inputs too.
+        stale = {name for name in IMAGES if args.force or current_label(IMAGES[name][0]) != inputs_of(name)}
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The Go build needs no image: it runs while the base is made.
-            go_build = pool.submit(build_registry3_binary) if "registry3" in wanted else None
-            ensure("base", args.force)
+            go_build = pool.submit(build_registry3_binary) if "registry3" in stale & set(wanted) else None
+            ensure("base", stale)
             for name in wanted:
                 if name != "base":
-                    ensure(name, args.force, go_build.result() if name == "registry3" else None)
+                    ensure(name, stale, go_build.result() if go_build and name == "registry3" else None)
     except BuildError as exc:
         print(f"build.py: {exc}", file=sys.stderr)
         return 1
