@@ -6,7 +6,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
-DEMO_PORT ?= 5000
+DEMO_PORT ?= 5443
 
 .PHONY: help venv images lint unit molecule $(addprefix molecule-,$(SCENARIOS)) test demo demo-down clean
 
@@ -45,6 +45,7 @@ demo: venv images
 
 demo-down:
 	docker rm --force --volumes dockyard-demo >/dev/null 2>&1 || true
+	rm -rf .demo /etc/docker/certs.d/127.0.0.1:$(DEMO_PORT)
 	@echo "The demo sandbox is gone."
 
 clean: demo-down

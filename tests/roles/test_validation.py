@@ -4,6 +4,7 @@ Each case runs the real role with ansible-playbook against this machine in check
 mode, so that even a validation gap could not change anything here.
 """
 
+import datetime
 import json
 import os
 import subprocess
@@ -11,8 +12,39 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+
+def issue(name, key, issuer_name, issuer_key, ca):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .sign(issuer_key, hashes.SHA256()))
+
+
+def pem(obj):
+    if isinstance(obj, x509.Certificate):
+        return obj.public_bytes(serialization.Encoding.PEM).decode()
+    return obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+CA_KEY, INTERMEDIATE_KEY, LEAF_KEY, OTHER_KEY = (ec.generate_private_key(ec.SECP256R1()) for _ in range(4))
+CA = issue("Root", CA_KEY, "Root", CA_KEY, True)
+INTERMEDIATE = issue("Intermediate", INTERMEDIATE_KEY, "Root", CA_KEY, True)
+LEAF = issue("registry.example.com", LEAF_KEY, "Intermediate", INTERMEDIATE_KEY, False)
+PROVIDED = {"registry_certs_mode": "provided", "registry_certs_certificate": pem(LEAF),
+            "registry_certs_private_key": pem(LEAF_KEY)}
 
 CASES = [
     ("registry", {"registry_config": {"http": {"prefix": "/registry/"}}},
@@ -25,6 +57,8 @@ CASES = [
      "Set registry_data_dir"),
     ("registry", {"registry_image_archive": "/nonexistent/registry-2.tar"},
      "does not exist on the controller"),
+    ("registry", {"registry_auth": "htpasswd", "registry_users": []},
+     "registry_users is empty, so nobody could log in"),
     ("registry", {"registry_port": "five thousand"},
      "registry_port"),
     ("docker_engine", {"docker_engine_daemon_config": {"hosts": ["tcp://0.0.0.0:2375"]}},
@@ -34,6 +68,30 @@ CASES = [
      "is in both docker_engine_daemon_config and docker_engine_daemon_config_remove"),
     ("docker_engine", {"docker_engine_source": "snap"},
      "docker_engine_source"),
+    ("registry_certs", {"registry_certs_names": ["registry.example.com:5000"]},
+     "give bare host names or IP addresses"),
+    ("registry_certs", {"registry_certs_mode": "provided"},
+     "set registry_certs_certificate and registry_certs_private_key"),
+    ("registry_certs", dict(PROVIDED, registry_certs_private_key=pem(OTHER_KEY)),
+     "registry_certs_private_key does not match registry_certs_certificate"),
+    ("registry_certs", dict(PROVIDED, registry_certs_chain=pem(CA) + pem(INTERMEDIATE)),
+     "registry_certs_chain must start with the issuer of the certificate"),
+    ("registry_frontend", {"registry_frontend_server_name": "example.com/registry"},
+     "a registry under a path prefix cannot be pushed to"),
+    ("registry_frontend", {"registry_frontend_auth": "writes", "registry_auth": "none"},
+     "registry_frontend_users is empty, so nobody could push"),
+    ("registry_frontend", {"registry_frontend_auth": "none", "registry_auth": "htpasswd"},
+     "set registry_auth to none"),
+    ("registry_frontend", {"registry_frontend_auth": "registry", "registry_auth": "none"},
+     "the registry would be open to anyone"),
+    ("registry_frontend", {"registry_frontend_allow": ["office"]},
+     "give IP addresses or CIDR networks"),
+    ("registry_client", {"registry_client_registries": [{"address": "https://registry.example.com"}]},
+     "must be host[:port] as in image names"),
+    ("registry_client", {"registry_client_registries": [{"address": "registry"}]},
+     "so Docker reads \"registry/image\" as an image on Docker Hub"),
+    ("registry_client", {"registry_client_registries": [{"address": "r.example.com", "username": "ci"}]},
+     "has a username but no password"),
 ]
 
 
@@ -48,7 +106,7 @@ def test_bad_input_fails_before_any_change(tmp_path, role, extra_vars, message):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCALHOST_WARNING="0")
     result = subprocess.run(
-        ["ansible-playbook", "--check", "-i", str(inventory), str(playbook), "-e", json.dumps(extra_vars)],
+        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", str(inventory), str(playbook), "-e", json.dumps(extra_vars)],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120)
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode == 2, output

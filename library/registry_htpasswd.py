@@ -1,0 +1,227 @@
+#!/usr/bin/python
+"""Keep a bcrypt htpasswd file for the distribution registry or nginx."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: registry_htpasswd
+short_description: Keep the users of a bcrypt htpasswd file
+description:
+  - Writes the users given in O(users) to an htpasswd file with bcrypt hashes, the
+    only kind the distribution registry accepts (nginx accepts them too).
+  - Idempotent. An entry whose password still verifies against its hash is left as
+    it is; only new users, changed passwords and non-bcrypt hashes are (re)hashed.
+  - With O(exclusive), users not listed are removed.
+  - An existing file that cannot be read or has a line that is not C(user:hash) is
+    an error, and nothing is written.
+  - Supports check mode and diff mode; the diff lists user names, never hashes.
+  - Needs the Python C(bcrypt) library on the host (Debian's C(python3-bcrypt)).
+options:
+  path:
+    description: Path of the htpasswd file.
+    type: path
+    required: true
+  users:
+    description: Users to keep in (or take out of) the file.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: User name; no colon.
+        type: str
+        required: true
+      password:
+        description: Password, at most 72 bytes (bcrypt ignores the rest). Required when O(users[].state=present).
+        type: str
+        no_log: true
+      state:
+        description: Whether the user is in the file.
+        type: str
+        choices: [present, absent]
+        default: present
+  exclusive:
+    description: Remove users that O(users) does not list.
+    type: bool
+    default: false
+  cost:
+    description: bcrypt cost factor of new hashes.
+    type: int
+    default: 10
+extends_documentation_fragment:
+  - ansible.builtin.files
+author:
+  - dockyard contributors
+"""
+
+EXAMPLES = r"""
+- name: Keep exactly these registry users.
+  registry_htpasswd:
+    path: /etc/dockyard/registry/htpasswd
+    users:
+      - name: ci
+        password: "{{ vault_ci_password }}"
+    exclusive: true
+    mode: "0640"
+"""
+
+RETURN = r"""
+added:
+  description: Users added to the file.
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: Users whose hash was replaced (new password, or a hash that was not bcrypt).
+  returned: always
+  type: list
+  elements: str
+removed:
+  description: Users taken out of the file.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    import bcrypt
+except ImportError:
+    bcrypt = None
+
+BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+MAX_PASSWORD_BYTES = 72
+
+
+class HtpasswdError(Exception):
+    pass
+
+
+def parse(text, path):
+    """Return the file's entries as an ordered dict user -> hash."""
+    entries = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, hashed = line.partition(":")
+        if not sep or not name or not hashed:
+            raise HtpasswdError(f"{path} line {number} is not 'user:hash'; fix or remove the file first")
+        entries[name] = hashed
+    return entries
+
+
+def verifies(password, hashed):
+    if not hashed.startswith(BCRYPT_PREFIXES):
+        return False
+    try:
+        return bcrypt.checkpw(password.encode(), hashed.encode())
+    except ValueError:
+        return False
+
+
+def plan(entries, users, exclusive, cost):
+    """Return (new entries, added, updated, removed)."""
+    new = dict(entries)
+    added, updated, removed = [], [], []
+    wanted = set()
+    for user in users:
+        name = user["name"]
+        if user["state"] == "absent":
+            if new.pop(name, None) is not None:
+                removed.append(name)
+            continue
+        wanted.add(name)
+        if name in new and verifies(user["password"], new[name]):
+            continue
+        (updated if name in new else added).append(name)
+        new[name] = bcrypt.hashpw(user["password"].encode(), bcrypt.gensalt(rounds=cost)).decode()
+    if exclusive:
+        for name in [n for n in new if n not in wanted]:
+            del new[name]
+            removed.append(name)
+    return new, added, updated, removed
+
+
+def check_users(users):
+    seen = set()
+    for user in users:
+        name = user["name"]
+        if not name or ":" in name:
+            raise HtpasswdError(f"user name {name!r} is empty or has a colon")
+        if name in seen:
+            raise HtpasswdError(f"user {name} is listed twice")
+        seen.add(name)
+        if user["state"] == "present":
+            if not user.get("password"):
+                raise HtpasswdError(f"user {name} has no password")
+            if len(user["password"].encode()) > MAX_PASSWORD_BYTES:
+                raise HtpasswdError(
+                    f"the password of {name} is longer than {MAX_PASSWORD_BYTES} bytes, "
+                    "and bcrypt would ignore the rest; choose a shorter one")
+
+
+def render(entries):
+    return "".join(f"{name}:{hashed}\n" for name, hashed in entries.items())
+
+
+def names(entries):
+    return "".join(f"{name}\n" for name in entries)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            users=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                password=dict(type="str", no_log=True),
+                state=dict(type="str", choices=["present", "absent"], default="present"),
+            )),
+            exclusive=dict(type="bool", default=False),
+            cost=dict(type="int", default=10),
+        ),
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    if bcrypt is None:
+        module.fail_json(msg=missing_required_lib("bcrypt (Debian: python3-bcrypt)"))
+    path = module.params["path"]
+    if module.params["mode"] is None:
+        module.params["mode"] = "0640"
+    try:
+        check_users(module.params["users"])
+        text = ""
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        entries = parse(text, path)
+        new, added, updated, removed = plan(
+            entries, module.params["users"], module.params["exclusive"], module.params["cost"])
+    except HtpasswdError as exc:
+        module.fail_json(msg=str(exc))
+    except (OSError, UnicodeDecodeError) as exc:
+        module.fail_json(msg=f"cannot read {path}: {exc}")
+
+    changed = bool(added or updated or removed) or not os.path.exists(path)
+    result = dict(added=added, updated=updated, removed=removed)
+    if module._diff:
+        result["diff"] = dict(before=names(entries), after=names(new),
+                              before_header=f"{path} (users)", after_header=f"{path} (users)")
+    if changed and not module.check_mode:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".htpasswd.")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(render(new))
+        module.atomic_move(tmp, path)
+    if os.path.exists(path):
+        file_args = module.load_file_common_arguments(module.params)
+        changed = module.set_fs_attributes_if_different(file_args, changed)
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

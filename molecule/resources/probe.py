@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Make one HTTP(S) request the way a test needs it and print what came back.
+
+Prints JSON: {"status": int, "headers": {lowercased name: [values]}, "body": text} or
+{"error": "..."} when no HTTP answer came (refused connection, TLS handshake
+refused). Redirects are reported, never followed.
+
+probe.py URL [--method M] [--user U:P] [--cafile F] [--tls-max 1.0|1.1|1.2|1.3]
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import socket
+import ssl
+import sys
+import urllib.parse
+
+TLS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
+       "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--method", default="GET")
+    parser.add_argument("--user")
+    parser.add_argument("--cafile")
+    parser.add_argument("--tls-max", choices=TLS)
+    args = parser.parse_args()
+
+    url = urllib.parse.urlsplit(args.url)
+    headers = {}
+    if args.user:
+        headers["Authorization"] = "Basic " + base64.b64encode(args.user.encode()).decode()
+    if url.scheme == "https":
+        context = ssl.create_default_context(cafile=args.cafile)
+        if args.tls_max:
+            # Let this client offer old protocols, so that a refusal is the server's.
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = TLS[args.tls_max]
+        connection = http.client.HTTPSConnection(url.hostname, url.port or 443, context=context, timeout=10)
+    else:
+        connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+    try:
+        connection.request(args.method, url.path or "/", headers=headers)
+        response = connection.getresponse()
+    except (OSError, ssl.SSLError, socket.timeout) as exc:
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        return 0
+    collected = {}
+    for name, value in response.getheaders():
+        collected.setdefault(name.lower(), []).append(value)
+    body = response.read(65536).decode(errors="replace")
+    print(json.dumps({"status": response.status, "headers": collected, "body": body}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+import os
+import stat
+
+import bcrypt
+import pytest
+
+import registry_htpasswd as mod
+
+
+@pytest.fixture
+def htpasswd(tmp_path):
+    return tmp_path / "htpasswd"
+
+
+def call(run_module, path, users, check_mode=False, diff=False, **args):
+    args = dict(args, path=str(path), users=users, cost=4)
+    return run_module(mod.main, args, check_mode=check_mode, diff=diff)
+
+
+def entries(path):
+    return dict(line.split(":", 1) for line in path.read_text().splitlines())
+
+
+def test_creates_file_with_bcrypt_hashes_not_world_readable(run_module, htpasswd):
+    result = call(run_module, htpasswd, [{"name": "ci", "password": "s3cret"}])
+    assert result["changed"] and result["added"] == ["ci"]
+    hashed = entries(htpasswd)["ci"]
+    assert hashed.startswith("$2b$") and bcrypt.checkpw(b"s3cret", hashed.encode())
+    assert stat.S_IMODE(htpasswd.stat().st_mode) == 0o640
+
+
+def test_unchanged_password_is_not_rehashed(run_module, htpasswd):
+    call(run_module, htpasswd, [{"name": "ci", "password": "s3cret"}])
+    before = htpasswd.read_text()
+    result = call(run_module, htpasswd, [{"name": "ci", "password": "s3cret"}])
+    assert not result["changed"]
+    assert htpasswd.read_text() == before
+
+
+def test_changed_password_is_rehashed(run_module, htpasswd):
+    call(run_module, htpasswd, [{"name": "ci", "password": "old"}])
+    result = call(run_module, htpasswd, [{"name": "ci", "password": "new"}])
+    assert result["changed"] and result["updated"] == ["ci"]
+    assert bcrypt.checkpw(b"new", entries(htpasswd)["ci"].encode())
+
+
+def test_non_bcrypt_hash_is_replaced(run_module, htpasswd):
+    htpasswd.write_text("ci:$apr1$abcdefgh$0123456789abcdefghijkl\n")
+    result = call(run_module, htpasswd, [{"name": "ci", "password": "s3cret"}])
+    assert result["updated"] == ["ci"]
+    assert entries(htpasswd)["ci"].startswith("$2b$")
+
+
+def test_exclusive_removes_unlisted_users_and_keeps_others_otherwise(run_module, htpasswd):
+    call(run_module, htpasswd, [{"name": "a", "password": "pa"}, {"name": "b", "password": "pb"}])
+    kept = call(run_module, htpasswd, [{"name": "a", "password": "pa"}])
+    assert not kept["changed"] and set(entries(htpasswd)) == {"a", "b"}
+    result = call(run_module, htpasswd, [{"name": "a", "password": "pa"}], exclusive=True)
+    assert result["changed"] and result["removed"] == ["b"]
+    assert set(entries(htpasswd)) == {"a"}
+
+
+def test_absent_user_is_removed(run_module, htpasswd):
+    call(run_module, htpasswd, [{"name": "a", "password": "pa"}, {"name": "b", "password": "pb"}])
+    result = call(run_module, htpasswd, [{"name": "b", "state": "absent"}])
+    assert result["removed"] == ["b"] and set(entries(htpasswd)) == {"a"}
+    assert not call(run_module, htpasswd, [{"name": "b", "state": "absent"}])["changed"]
+
+
+def test_check_mode_reports_and_writes_nothing(run_module, htpasswd):
+    result = call(run_module, htpasswd, [{"name": "ci", "password": "s3cret"}], check_mode=True)
+    assert result["changed"] and result["added"] == ["ci"]
+    assert not htpasswd.exists()
+
+
+def test_diff_and_result_never_show_hashes_or_passwords(run_module, htpasswd):
+    call(run_module, htpasswd, [{"name": "a", "password": "pa"}])
+    result = call(run_module, htpasswd, [{"name": "a", "password": "changed-pw"}], diff=True)
+    assert result["diff"]["before"] == "a\n" and result["diff"]["after"] == "a\n"
+    assert "changed-pw" not in str(result) and "$2b$" not in str(result)
+
+
+def test_mode_and_owner_are_corrected_without_rehashing(run_module, htpasswd):
+    call(run_module, htpasswd, [{"name": "a", "password": "pa"}])
+    os.chmod(htpasswd, 0o644)
+    before = htpasswd.read_text()
+    result = call(run_module, htpasswd, [{"name": "a", "password": "pa"}], mode="0640")
+    assert result["changed"] and htpasswd.read_text() == before
+    assert stat.S_IMODE(htpasswd.stat().st_mode) == 0o640
+
+
+def test_malformed_file_is_an_error_and_stays(run_module, htpasswd):
+    htpasswd.write_text("a:$2b$04$hash\nthis line has no colon\n")
+    result = call(run_module, htpasswd, [{"name": "a", "password": "pa"}])
+    assert result["failed"] and "line 2 is not 'user:hash'" in result["msg"]
+    assert htpasswd.read_text() == "a:$2b$04$hash\nthis line has no colon\n"
+
+
+def test_unreadable_path_is_an_error(run_module, htpasswd):
+    htpasswd.mkdir()
+    result = call(run_module, htpasswd, [{"name": "a", "password": "not-in-the-path"}])
+    assert result["failed"] and f"cannot read {htpasswd}" in result["msg"]
+
+
+def test_undecodable_file_is_an_error(run_module, htpasswd):
+    htpasswd.write_bytes(b"a:\xff\xfe\n")
+    result = call(run_module, htpasswd, [{"name": "a", "password": "pa"}])
+    assert result["failed"] and "cannot read" in result["msg"]
+    assert htpasswd.read_bytes() == b"a:\xff\xfe\n"
+
+
+@pytest.mark.parametrize("users, message", [
+    ([{"name": "a:b", "password": "x"}], "has a colon"),
+    ([{"name": "a", "password": "x"}, {"name": "a", "password": "y"}], "listed twice"),
+    ([{"name": "a"}], "has no password"),
+    ([{"name": "a", "password": "x" * 73}], "longer than 72 bytes"),
+])
+def test_bad_users_are_refused_before_writing(run_module, htpasswd, users, message):
+    result = call(run_module, htpasswd, users)
+    assert result["failed"] and message in result["msg"]
+    assert not htpasswd.exists()
