@@ -5,7 +5,7 @@ Prints JSON: {"status": int, "headers": {lowercased name: [values]}, "body": tex
 {"error": "..."} when no HTTP answer came (refused connection, TLS handshake
 refused). Redirects are reported, never followed.
 
-probe.py URL [--method M] [--user U:P] [--cafile F] [--tls-max 1.0|1.1|1.2|1.3]
+probe.py URL [--method M] [--user U:P] [--agent UA] [--cafile F | --insecure] [--tls-max 1.0|1.1|1.2|1.3]
 """
 
 import argparse
@@ -26,16 +26,21 @@ def main():
     parser.add_argument("url")
     parser.add_argument("--method", default="GET")
     parser.add_argument("--user")
+    parser.add_argument("--agent", help="User-Agent header")
     parser.add_argument("--cafile")
+    parser.add_argument("--insecure", action="store_true", help="do not verify the certificate")
     parser.add_argument("--tls-max", choices=TLS)
     args = parser.parse_args()
 
     url = urllib.parse.urlsplit(args.url)
-    headers = {}
+    headers = {"User-Agent": args.agent} if args.agent else {}
     if args.user:
         headers["Authorization"] = "Basic " + base64.b64encode(args.user.encode()).decode()
     if url.scheme == "https":
         context = ssl.create_default_context(cafile=args.cafile)
+        if args.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         if args.tls_max:
             # Let this client offer old protocols, so that a refusal is the server's.
             context.set_ciphers("DEFAULT:@SECLEVEL=0")

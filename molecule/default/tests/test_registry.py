@@ -29,27 +29,35 @@ def test_registry_container_runs_the_configured_version(host):
     assert hostvars["expected_version"] in host.check_output("docker exec registry /bin/registry --version")
 
 
-def test_container_reads_the_rendered_config_and_htpasswd(host):
-    major = host.ansible.get_variables()["registry_image"].rsplit(":", 1)[1]
+def test_container_reads_the_rendered_config(host):
+    hostvars = host.ansible.get_variables()
+    major = hostvars["registry_image"].rsplit(":", 1)[1]
     mounts = {m["Destination"]: m["Source"] for m in inspect(host)["Mounts"]}
     assert mounts[CONFIG_PATH[major]] == f"{CONFIG_DIR}/config.yml"
     assert mounts["/var/lib/registry"] == "/var/lib/registry"
-    assert mounts["/auth/htpasswd"] == f"{CONFIG_DIR}/htpasswd"
     config_file = host.file(f"{CONFIG_DIR}/config.yml")
     assert config_file.mode == 0o600
     config = yaml.safe_load(config_file.content_string)
     assert config["http"]["addr"] == ":5000"
     assert config["http"]["headers"]["X-Content-Type-Options"] == ["nosniff"]
-    assert config["auth"]["htpasswd"]["path"] == "/auth/htpasswd"
+    if hostvars.get("registry_auth") == "none":
+        assert "auth" not in config and "/auth/htpasswd" not in mounts
+    else:
+        assert config["auth"]["htpasswd"]["path"] == "/auth/htpasswd"
+        assert mounts["/auth/htpasswd"] == f"{CONFIG_DIR}/htpasswd"
     secret = host.file(f"{CONFIG_DIR}/http-secret")
     assert secret.mode == 0o600
     assert len(config["http"]["secret"]) == 48
     assert config["http"]["secret"] == secret.content_string
 
 
-def test_htpasswd_holds_bcrypt_hashes_only_root_can_read(host):
-    htpasswd = host.file(f"{CONFIG_DIR}/htpasswd")
-    assert htpasswd.mode == 0o600 and htpasswd.user == "root"
+def test_htpasswd_holds_bcrypt_hashes_readable_only_by_its_reader(host):
+    if host.ansible.get_variables().get("registry_frontend_auth") == "anonymous_pull":
+        htpasswd = host.file("/etc/nginx/dockyard-registry.htpasswd")
+        assert (htpasswd.mode, htpasswd.user, htpasswd.group) == (0o640, "root", "www-data")
+    else:
+        htpasswd = host.file(f"{CONFIG_DIR}/htpasswd")
+        assert (htpasswd.mode, htpasswd.user) == (0o600, "root")
     user, hashed = htpasswd.content_string.strip().split(":", 1)
     assert user == "ci" and hashed.startswith("$2b$")
     assert "ci-password-1" not in htpasswd.content_string
@@ -78,6 +86,22 @@ def test_registry_is_published_on_loopback_only(host):
     assert not host.socket("tcp://0.0.0.0:5000").is_listening
 
 
+def before_side_effect(host):
+    return json.loads(host.file("/root/before-side-effect.json").content_string)
+
+
 def test_registry_container_was_recreated(host):
-    before = host.file("/root/registry-id-before").content_string.strip()
+    before = before_side_effect(host)["container"]
     assert before and inspect(host)["Id"] != before
+
+
+def test_certificate_in_its_renewal_window_was_renewed_and_is_served(host):
+    fullchain = "/etc/dockyard/tls/registry/fullchain.pem"
+    on_disk = host.check_output(f"openssl x509 -noout -serial -in {fullchain}")
+    served = host.check_output(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {host.backend.get_hostname()} </dev/null 2>/dev/null"
+        " | openssl x509 -noout -serial")
+    assert served == on_disk
+    renewed = on_disk != before_side_effect(host)["serial"]
+    # Only the host's own CA renews; a provided certificate is the operator's.
+    assert renewed == (host.ansible.get_variables().get("registry_certs_mode") != "provided")
