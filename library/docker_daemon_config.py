@@ -64,6 +64,10 @@ config:
   description: The whole configuration as written (or as it would be, in check mode).
   returned: always
   type: dict
+previous_config:
+  description: The whole configuration the file held before (empty if there was no file).
+  returned: always
+  type: dict
 changed_keys:
   description: Keys whose value changed, was added or was removed.
   returned: always
@@ -193,7 +197,8 @@ def main():
     except (OSError, DaemonConfigError) as exc:
         module.fail_json(msg=str(exc))
 
-    result = dict(changed=bool(changed_keys), config=new, changed_keys=changed_keys, apply=apply)
+    result = dict(changed=bool(changed_keys), config=new, previous_config=current,
+                  changed_keys=changed_keys, apply=apply)
     if module._diff:
         result["diff"] = dict(before=render(current) if before_text else "", after=render(new),
                               before_header=path, after_header=path)

@@ -59,6 +59,14 @@ CASES = [
      "does not exist on the controller"),
     ("registry", {"registry_auth": "htpasswd", "registry_users": []},
      "registry_users is empty, so nobody could log in"),
+    ("registry", {"registry_proxy_remoteurl": "https://registry-1.docker.io/v2/", "registry_auth": "none"},
+     "must be the root URL of a registry"),
+    ("registry", {"registry_proxy_remoteurl": "https://registry-1.docker.io",
+                  "registry_users": [{"name": "ci", "password": "pw"}]},
+     "dockerd sends no credentials to a registry mirror"),
+    ("registry", {"registry_proxy_remoteurl": "https://registry-1.docker.io", "registry_auth": "none",
+                  "registry_proxy_ttl": "24h"},
+     "distribution 2.x has no proxy ttl setting"),
     ("registry", {"registry_port": "five thousand"},
      "registry_port"),
     ("docker_engine", {"docker_engine_daemon_config": {"hosts": ["tcp://0.0.0.0:2375"]}},
@@ -89,10 +97,17 @@ CASES = [
      "give IP addresses or CIDR networks"),
     ("registry_client", {"registry_client_registries": [{"address": "https://registry.example.com"}]},
      "must be host[:port] as in image names"),
-    ("registry_client", {"registry_client_registries": [{"address": "registry"}]},
+    ("registry_client", {"registry_client_registries": [{"address": "registry", "username": "ci",
+                                                          "password": "pw"}]},
      "so Docker reads \"registry/image\" as an image on Docker Hub"),
     ("registry_client", {"registry_client_registries": [{"address": "r.example.com", "username": "ci"}]},
      "has a username but no password"),
+    ("registry_client", {"registry_client_mirrors": ["mirror.example.com"]},
+     "dockerd wants the mirror's root URL with https://"),
+    ("registry_mirror", {"registry_mirror_upstreams": [
+        {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 443},
+        {"name": "ghcr", "remoteurl": "https://ghcr.io", "port": 443}]},
+     "needs its own name and its own port"),
 ]
 
 

@@ -27,7 +27,8 @@ def test_creates_missing_file_with_owned_keys(run_module, daemon_json):
 
 def test_keeps_keys_it_does_not_own(run_module, daemon_json):
     daemon_json.write_text('{"data-root": "/srv/docker", "log-opts": {"max-size": "10m"}}')
-    call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
+    result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
+    assert result["previous_config"] == {"data-root": "/srv/docker", "log-opts": {"max-size": "10m"}}
     assert json.loads(daemon_json.read_text()) == {
         "data-root": "/srv/docker", "log-opts": {"max-size": "10m"}, "registry-mirrors": [MIRROR]}
 

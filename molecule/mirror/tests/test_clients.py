@@ -1,0 +1,21 @@
+"""Docker clients pull Docker Hub names through the mirror, with no internet."""
+
+import json
+
+testinfra_hosts = ["ansible://docker_clients"]
+
+
+def test_dockerd_reports_the_mirror(host):
+    mirrors = json.loads(host.check_output("docker info --format '{{json .RegistryConfig.Mirrors}}'"))
+    assert mirrors == ["https://mirror/"]
+
+
+def test_docker_hub_name_pulls_through_the_mirror_and_runs(host):
+    host.run("docker rmi --force busybox:latest")
+    host.check_output("docker pull busybox:latest")
+    assert host.check_output("docker run --rm busybox:latest echo via-mirror") == "via-mirror"
+
+
+def test_daemon_json_holds_the_mirror(host):
+    config = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert config["registry-mirrors"] == ["https://mirror"]

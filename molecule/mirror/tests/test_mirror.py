@@ -1,0 +1,38 @@
+"""The mirror caches what it served and takes no pushes."""
+
+import json
+
+testinfra_hosts = ["ansible://mirrors"]
+
+STORE = "/var/lib/registry-mirror/dockerhub/docker/registry/v2"
+
+
+def upstream_blob_fetches(host):
+    upstream = host.get_host("ansible://upstream", ansible_inventory=host.backend.ansible_inventory)
+    logs = upstream.check_output("docker logs hub 2>&1")
+    return sum(1 for line in logs.splitlines() if "GET /v2/library/busybox/blobs/" in line)
+
+
+def test_cache_holds_the_pulled_repository_and_its_blobs(host):
+    assert host.file(f"{STORE}/repositories/library/busybox").is_directory
+    assert host.check_output(f"find {STORE}/blobs -name data | wc -l") != "0"
+
+
+def test_config_is_a_proxy_with_a_ttl(host):
+    config = host.file("/etc/dockyard/dockerhub/config.yml").content_string
+    assert "remoteurl: http://" in config and ":5000" in config and "ttl: 24h" in config
+
+
+def test_second_pull_is_served_from_the_cache(host):
+    before = upstream_blob_fetches(host)
+    assert before > 0  # the first client's pull went through to the upstream
+    client = host.get_host("ansible://client2", ansible_inventory=host.backend.ansible_inventory)
+    client.check_output("docker rmi --force busybox:latest")
+    client.check_output("docker pull busybox:latest")
+    assert upstream_blob_fetches(host) == before
+
+
+def test_anonymous_push_to_the_mirror_is_refused(host):
+    response = json.loads(host.check_output(
+        "probe https://127.0.0.1/v2/library/busybox/blobs/uploads/ --method POST --insecure"))
+    assert response["status"] == 403
