@@ -104,6 +104,9 @@ CASES = [
      "has a username but no password"),
     ("registry_client", {"registry_client_mirrors": ["mirror.example.com"]},
      "dockerd wants the mirror's root URL with https://"),
+    ("registry_client", {"registry_client_containerd_mirrors": [{"upstream": "https://ghcr.io",
+                                                                  "mirror": "https://mirror.example.com"}]},
+     "upstream must be a registry host such as ghcr.io"),
     ("registry_mirror", {"registry_mirror_upstreams": [
         {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 443},
         {"name": "ghcr", "remoteurl": "https://ghcr.io", "port": 443}]},

@@ -19,3 +19,11 @@ def test_docker_hub_name_pulls_through_the_mirror_and_runs(host):
 def test_daemon_json_holds_the_mirror(host):
     config = json.loads(host.file("/etc/docker/daemon.json").content_string)
     assert config["registry-mirrors"] == ["https://mirror"]
+
+
+def test_containerd_pulls_docker_hub_names_through_the_mirror(host):
+    hosts_toml = host.file("/etc/containerd/certs.d/docker.io/hosts.toml").content_string
+    assert 'server = "https://registry-1.docker.io"' in hosts_toml
+    assert '[host."https://mirror"]' in hosts_toml
+    host.check_output("ctr --namespace dockyard-test images pull --hosts-dir /etc/containerd/certs.d"
+                      " docker.io/library/busybox:latest")
