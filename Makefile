@@ -33,12 +33,14 @@ lint: venv
 unit: venv
 	pytest
 
-# Scenarios are independent: `make -j2 molecule` runs two at a time.
+# Scenarios are independent (own containers and networks): they can run in parallel.
 molecule: $(addprefix molecule-,$(SCENARIOS))
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 	molecule test --scenario-name $*
 
-test: lint unit molecule
+# Two scenarios at a time, each one's output printed whole when it ends.
+test: lint unit
+	$(MAKE) --jobs=2 --output-sync=target molecule
 
 demo: venv images
 	ansible-playbook -i demo/inventory.yml demo/demo.yml -e demo_port=$(DEMO_PORT)

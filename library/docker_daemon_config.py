@@ -18,6 +18,8 @@ description:
     C(allow-nondistributable-artifacts)) is removed by writing its empty value,
     so that a reload really drops it. Any other removed key needs a restart.
   - An existing file that is not a JSON object is an error, and nothing is written.
+  - Warns on every run while the resulting file lists C(insecure-registries):
+    dockerd talks to those over plain HTTP or unverified TLS.
   - Supports check mode and diff mode.
 options:
   path:
@@ -197,6 +199,10 @@ def main():
     except (OSError, DaemonConfigError) as exc:
         module.fail_json(msg=str(exc))
 
+    if new.get("insecure-registries"):
+        module.warn(f"{path} lists insecure-registries {', '.join(map(str, new['insecure-registries']))}: "
+                    "dockerd pulls from them over plain HTTP or unverified TLS, where anyone on the "
+                    "network path can read or replace images.")
     result = dict(changed=bool(changed_keys), config=new, previous_config=current,
                   changed_keys=changed_keys, apply=apply)
     if module._diff:

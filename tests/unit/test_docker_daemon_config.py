@@ -109,3 +109,10 @@ def test_a_key_both_set_and_removed_is_refused(run_module, daemon_json):
     result = call(run_module, daemon_json, config={"debug": True}, remove=["debug"])
     assert result["failed"] and "both set and removed: debug" in result["msg"]
     assert not daemon_json.exists()
+
+
+def test_insecure_registries_warn_while_listed(run_module, daemon_json):
+    result = call(run_module, daemon_json, config={"insecure-registries": ["build.lan:5000"]})
+    assert any("insecure-registries build.lan:5000" in warning["event"]["msg"] for warning in result["warnings"])
+    emptied = call(run_module, daemon_json, remove=["insecure-registries"])
+    assert not emptied.get("warnings")

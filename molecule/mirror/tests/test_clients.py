@@ -27,3 +27,26 @@ def test_containerd_pulls_docker_hub_names_through_the_mirror(host):
     assert '[host."https://mirror"]' in hosts_toml
     host.check_output("ctr --namespace dockyard-test images pull --hosts-dir /etc/containerd/certs.d"
                       " docker.io/library/busybox:latest")
+
+
+def test_another_upstream_pulls_through_its_own_cache(host):
+    host.check_output("docker pull mirror:8443/dockyard/tools:1")
+    assert host.check_output("docker run --rm mirror:8443/dockyard/tools:1 echo via-ghcr-cache") == "via-ghcr-cache"
+
+
+def test_containerd_pulls_ghcr_names_through_their_cache(host):
+    hosts_toml = host.file("/etc/containerd/certs.d/ghcr.io/hosts.toml").content_string
+    assert 'server = "https://ghcr.io"' in hosts_toml and '[host."https://mirror:8443"]' in hosts_toml
+    host.check_output("ctr --namespace dockyard-test images pull --hosts-dir /etc/containerd/certs.d"
+                      " ghcr.io/dockyard/tools:1")
+
+
+def test_insecure_registries_only_where_asked(host):
+    config = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    index = json.loads(host.check_output("docker info --format '{{json .RegistryConfig.IndexConfigs}}'"))
+    if host.backend.host == "client1":
+        assert config["insecure-registries"] == ["upstream:5000"]
+        assert index["upstream:5000"]["Secure"] is False
+        host.check_output("docker pull upstream:5000/library/busybox:latest")
+    else:
+        assert "insecure-registries" not in config and "upstream:5000" not in index

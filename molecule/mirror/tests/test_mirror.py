@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 testinfra_hosts = ["ansible://mirrors"]
 
 STORE = "/var/lib/registry-mirror/dockerhub/docker/registry/v2"
+GHCR_STORE = "/var/lib/registry-mirror/ghcr/docker/registry/v2"
 
 
 def upstream_blob_fetches(host):
@@ -16,6 +19,14 @@ def upstream_blob_fetches(host):
 def test_cache_holds_the_pulled_repository_and_its_blobs(host):
     assert host.file(f"{STORE}/repositories/library/busybox").is_directory
     assert host.check_output(f"find {STORE}/blobs -name data | wc -l") != "0"
+
+
+def test_each_upstream_has_its_own_cache(host):
+    assert host.file(f"{GHCR_STORE}/repositories/dockyard/tools").is_directory
+    assert not host.file(f"{STORE}/repositories/dockyard").exists
+    assert not host.file(f"{GHCR_STORE}/repositories/library").exists
+    config = host.file("/etc/dockyard/ghcr/config.yml").content_string
+    assert ":5001" in config and "ttl" not in config
 
 
 def test_config_is_a_proxy_with_a_ttl(host):
@@ -32,7 +43,8 @@ def test_second_pull_is_served_from_the_cache(host):
     assert upstream_blob_fetches(host) == before
 
 
-def test_anonymous_push_to_the_mirror_is_refused(host):
+@pytest.mark.parametrize("port", [443, 8443])
+def test_anonymous_push_to_the_mirror_is_refused(host, port):
     response = json.loads(host.check_output(
-        "probe https://127.0.0.1/v2/library/busybox/blobs/uploads/ --method POST --insecure"))
+        f"probe https://127.0.0.1:{port}/v2/library/busybox/blobs/uploads/ --method POST --insecure"))
     assert response["status"] == 403
