@@ -51,4 +51,4 @@ demo-down:
 	@echo "The demo sandbox is gone."
 
 clean: demo-down
-	rm -rf $(VENV) .cache
+	rm -rf $(VENV) .cache reports

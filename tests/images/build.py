@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""Build the offline images the tests and the demo run on.
+"""Build the offline images the tests and the demo run on, and the test programs.
 
 No public registry is reachable from the test machines, so every image is made
 here: a Debian base by debootstrap, a systemd host on top of it, distribution
 2.x (Debian's docker-registry package) and 3.x (its Go module, built with the
 local Go), and a busybox image to push and pull. The registry and busybox
 images are also saved as archives in .cache/images/, which the registry role
-loads the way an air-gapped site would.
+loads the way an air-gapped site would. The Go programs the tests run against
+the registries (the OCI conformance suite, crane) are built into .cache/go/.
 
 An image is rebuilt only when its inputs change: each carries a label with the
 hash of everything it was built from (its build context, its parent's hash,
 versions), and each archive a stamp file with the same hash.
 
-Usage: build.py [--force] [IMAGE ...]   (IMAGE: base systemd registry2 registry3 busybox)
+Usage: build.py [--force] [IMAGE ...]   (IMAGE: base systemd registry2 registry3 busybox;
+the test programs are built when no IMAGE is named)
 """
 
 import argparse
@@ -32,7 +34,17 @@ ARCHIVES = CACHE / "images"
 
 SUITE = "bookworm"
 MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
-DISTRIBUTION_V3 = "v3.1.2"
+# Go programs built from their modules with the local Go, once per version,
+# into .cache/go/<name>-<version>: name -> (package, version).
+GO_PROGRAMS = {
+    "registry": ("github.com/distribution/distribution/v3/cmd/registry", "v3.1.2"),
+    # The only build of the suite the Go module proxy serves (main of
+    # 2026-08-31); it tests distribution-spec 1.1 with OCI_VERSION=1.1.
+    "oci-conformance": ("github.com/opencontainers/distribution-spec/conformance",
+                        "v0.0.0-20260831232431-97274622c111"),
+    "crane": ("github.com/google/go-containerregistry/cmd/crane", "v0.22.1"),
+}
+TEST_PROGRAMS = ("oci-conformance", "crane")
 LABEL = "dockyard.inputs"
 
 # name -> (tag, parent, context dir, dockerfile, archive file or None)
@@ -78,7 +90,7 @@ def inputs_of(name):
     tag, parent, context, dockerfile, _ = IMAGES[name]
     if parent is None:
         return digest(tag, SUITE, MIRROR, "minbase", "ca-certificates", "slim", "no-translations")
-    extra = DISTRIBUTION_V3 if name == "registry3" else ""
+    extra = GO_PROGRAMS["registry"][1] if name == "registry3" else ""
     return digest(tag, inputs_of(parent), dockerfile, tree_digest(HERE / context), extra)
 
 
@@ -112,19 +124,19 @@ def build_base(tag, inputs):
             raise BuildError(f"tar of the {SUITE} root file system failed")
 
 
-def build_registry3_binary():
-    """Build distribution 3.x once per version; cached in .cache/go."""
-    binary = CACHE / "go" / f"registry-{DISTRIBUTION_V3}"
+def go_program(name):
+    """Build one of GO_PROGRAMS unless its version is already in .cache/go."""
+    package, version = GO_PROGRAMS[name]
+    binary = CACHE / "go" / f"{name}-{version}"
     if binary.exists():
         return binary
     if shutil.which("go") is None:
-        raise BuildError("Go is missing: distribution 3.x is built from its Go module")
+        raise BuildError(f"Go is missing: {name} is built from its Go module")
     with tempfile.TemporaryDirectory(prefix="dockyard-go-") as gobin:
         env = dict(os.environ, CGO_ENABLED="0", GOBIN=gobin)
-        run("go", "install", "-trimpath", "-ldflags=-s -w",
-            f"github.com/distribution/distribution/v3/cmd/registry@{DISTRIBUTION_V3}", env=env)
+        run("go", "install", "-trimpath", "-ldflags=-s -w", f"{package}@{version}", env=env)
         binary.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(Path(gobin) / "registry", binary)
+        shutil.move(Path(gobin) / package.rsplit("/", 1)[-1], binary)
     return binary
 
 
@@ -181,12 +193,15 @@ def main(argv=None):
         # which covers its parent's inputs too.
         stale = {name for name in IMAGES if args.force or current_label(IMAGES[name][0]) != inputs_of(name)}
         with ThreadPoolExecutor(max_workers=1) as pool:
-            # The Go build needs no image: it runs while the base is made.
-            go_build = pool.submit(build_registry3_binary) if "registry3" in stale & set(wanted) else None
+            # Go builds need no image: they run while the base is made.
+            go_build = pool.submit(go_program, "registry") if "registry3" in stale & set(wanted) else None
+            tools = [pool.submit(go_program, name) for name in TEST_PROGRAMS] if not args.images else []
             ensure("base", stale)
             for name in wanted:
                 if name != "base":
                     ensure(name, stale, go_build.result() if go_build and name == "registry3" else None)
+            for tool in tools:
+                print(f"{tool.result()} is built")
     except BuildError as exc:
         print(f"build.py: {exc}", file=sys.stderr)
         return 1
