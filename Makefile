@@ -2,19 +2,25 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := .venv
-export PATH := $(abspath $(VENV))/bin:$(PATH)
+# tests/host.sh puts a Go toolchain here when the machine's Go is too old.
+export PATH := $(abspath $(VENV))/bin:$(abspath .cache/go-toolchain)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 DEMO_PORT ?= 5443
 
-.PHONY: help venv images lint unit molecule $(addprefix molecule-,$(SCENARIOS)) test demo demo-down clean
+.PHONY: help host-demo host-test venv images images-demo lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
+	test demo demo-down demo-check clean
 
 help:
 	@echo "make demo       a registry in a sandbox host, deployed by site.yml (DEMO_PORT=$(DEMO_PORT))"
 	@echo "make demo-down  remove the sandbox"
 	@echo "make test       lint, unit tests and every Molecule scenario: $(SCENARIOS)"
 	@echo "make images     build the offline test images (reused while unchanged)"
+
+# Docker Engine (installed and started), debootstrap, venv; Go for the tests.
+host-demo host-test: host-%:
+	tests/host.sh $*
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -23,32 +29,46 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@
 
-images:
+images: host-test
 	python3 tests/images/build.py
 
-lint: venv
+# Only what the demo runs: the host image, registry 2.x and the sample image.
+images-demo: host-demo
+	python3 tests/images/build.py systemd registry2 busybox
+
+lint: host-test venv
 	yamllint --strict .
 	ansible-lint
 
+# Each role test is a real ansible-playbook run: two at a time.
 unit: venv
-	pytest
+	pytest --numprocesses 2
 
 # Scenarios are independent (own containers and networks): they can run in parallel.
 molecule: $(addprefix molecule-,$(SCENARIOS))
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 	molecule test --scenario-name $*
 
-# Two scenarios at a time, each one's output printed whole when it ends.
+# Two jobs at a time (the scenarios and the demo's round trip), each one's
+# output printed whole when it ends.
 test: lint unit
-	$(MAKE) --jobs=2 --output-sync=target molecule
+	$(MAKE) --jobs=2 --output-sync=target molecule demo-check
 
-demo: venv images
+demo: host-demo venv images-demo
 	ansible-playbook -i demo/inventory.yml demo/demo.yml -e demo_port=$(DEMO_PORT)
 
+# Leaves the machine as make demo found it: the sandbox, .demo/ and the certs.d
+# entry go, and each directory the demo created (listed in .demo/created).
 demo-down:
 	docker rm --force --volumes dockyard-demo >/dev/null 2>&1 || true
-	rm -rf .demo /etc/docker/certs.d/127.0.0.1:$(DEMO_PORT)
+	rm -f /etc/docker/certs.d/127.0.0.1:$(DEMO_PORT)/ca.crt
+	if [ -f .demo/created ]; then tac .demo/created | xargs --no-run-if-empty rmdir --ignore-fail-on-non-empty; fi
+	rm -rf .demo
 	@echo "The demo sandbox is gone."
+
+# make demo and make demo-down on this machine leave /etc/docker as it was.
+demo-check: venv images
+	tests/demo-check.sh $(DEMO_PORT)
 
 clean: demo-down
 	rm -rf $(VENV) .cache reports

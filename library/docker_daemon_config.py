@@ -17,7 +17,12 @@ description:
     (C(registry-mirrors), C(insecure-registries), C(labels),
     C(allow-nondistributable-artifacts)) is removed by writing its empty value,
     so that a reload really drops it. Any other removed key needs a restart.
-  - An existing file that is not a JSON object is an error, and nothing is written.
+  - An existing file that is not UTF-8 JSON holding an object is an error, and nothing is written.
+  - Where the installed dockerd can check a configuration file (C(dockerd --validate), Docker 23.0 and
+    later), the new file is checked before it is written; a file dockerd rejects is an error, and
+    nothing is written.
+  - A C(daemon.json) that is a symbolic link is written through (the link stays). A file that every
+    user may write to is reported with a warning and loses that permission.
   - Warns on every run while the resulting file lists C(insecure-registries):
     dockerd talks to those over plain HTTP or unverified TLS.
   - Supports check mode and diff mode.
@@ -44,6 +49,17 @@ options:
     description: File mode of a file the module creates; an existing file keeps its mode.
     type: raw
     default: "0644"
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+requirements:
+  - Docker Engine's C(dockerd) on the host, for the optional check of the new file.
 author:
   - dockyard contributors
 """
@@ -93,6 +109,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.dockyard_file import FileError, drop_world_write, read_text, world_writable, write_text
 
 # Keys that dockerd applies on SIGHUP (daemon/reload.go).
 RELOADABLE = frozenset({
@@ -167,14 +184,22 @@ def render(config):
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
 
-def write(module, path, text):
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".daemon.json.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    if not os.path.exists(path):
-        os.chmod(tmp, int(str(module.params["mode"]), 8))
-    module.atomic_move(tmp, path)
+def dockerd_rejection(module, text):
+    """What the installed dockerd says against text, where it can check a file (23.0 and later)."""
+    dockerd = module.get_bin_path("dockerd")
+    if not dockerd:
+        return None
+    rc, out, err = module.run_command([dockerd, "--help"])
+    if rc != 0 or "--validate" not in out + err:
+        return None
+    fd, tmp = tempfile.mkstemp(prefix="daemon.json.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        rc, out, err = module.run_command([dockerd, "--validate", "--config-file", tmp])
+    finally:
+        os.unlink(tmp)
+    return None if rc == 0 else (err or out).strip()
 
 
 def main():
@@ -190,29 +215,38 @@ def main():
     )
     path = module.params["path"]
     try:
-        before_text = ""
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                before_text = handle.read()
-        current = parse(before_text, path)
+        before_text = read_text(path)
+        current = parse(before_text or "", path)
         new, changed_keys, apply = merge(current, module.params["config"], module.params["remove"])
-    except (OSError, DaemonConfigError) as exc:
+    except (FileError, DaemonConfigError) as exc:
         module.fail_json(msg=str(exc))
 
     if new.get("insecure-registries"):
         module.warn(f"{path} lists insecure-registries {', '.join(map(str, new['insecure-registries']))}: "
                     "dockerd pulls from them over plain HTTP or unverified TLS, where anyone on the "
                     "network path can read or replace images.")
-    result = dict(changed=bool(changed_keys), config=new, previous_config=current,
+    unsafe = before_text is not None and world_writable(path)
+    if unsafe:
+        module.warn(f"{path} was writable by every user, who could point dockerd anywhere; "
+                    "write permission for others is taken away.")
+    result = dict(changed=bool(changed_keys) or unsafe, config=new, previous_config=current,
                   changed_keys=changed_keys, apply=apply)
     if module._diff:
         result["diff"] = dict(before=render(current) if before_text else "", after=render(new),
                               before_header=path, after_header=path)
-    if changed_keys and not module.check_mode:
-        os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
-        if module.params["backup"] and before_text:
-            result["backup_file"] = module.backup_local(path)
-        write(module, path, render(new))
+    if changed_keys:
+        rejection = dockerd_rejection(module, render(new))
+        if rejection:
+            module.fail_json(msg=f"dockerd rejects the new {path}, which was left as it was: {rejection}", **result)
+    try:
+        if changed_keys and not module.check_mode:
+            if module.params["backup"] and before_text:
+                result["backup_file"] = module.backup_local(path)
+            write_text(module, path, render(new), module.params["mode"])
+        elif unsafe and not module.check_mode:
+            drop_world_write(path)
+    except FileError as exc:
+        module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)
 
 

@@ -29,7 +29,7 @@ options:
     default: []
     suboptions:
       name:
-        description: User name; no colon.
+        description: User name; no colon, space or line break.
         type: str
         required: true
       password:
@@ -51,6 +51,16 @@ options:
     default: 10
 extends_documentation_fragment:
   - ansible.builtin.files
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+requirements:
+  - The Python C(bcrypt) library on the host (Debian's C(python3-bcrypt)).
 author:
   - dockyard contributors
 """
@@ -85,9 +95,10 @@ removed:
 """
 
 import os
-import tempfile
+import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.dockyard_file import FileError, read_text, world_writable, write_text
 
 try:
     import bcrypt
@@ -151,8 +162,8 @@ def check_users(users):
     seen = set()
     for user in users:
         name = user["name"]
-        if not name or ":" in name:
-            raise HtpasswdError(f"user name {name!r} is empty or has a colon")
+        if not name or re.search(r"[:\s]", name):
+            raise HtpasswdError(f"user name {name!r} is empty or has a colon, a space or a line break")
         if name in seen:
             raise HtpasswdError(f"user {name} is listed twice")
         seen.add(name)
@@ -195,28 +206,26 @@ def main():
         module.params["mode"] = "0640"
     try:
         check_users(module.params["users"])
-        text = ""
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        entries = parse(text, path)
+        text = read_text(path)
+        entries = parse(text or "", path)
         new, added, updated, removed = plan(
             entries, module.params["users"], module.params["exclusive"], module.params["cost"])
-    except HtpasswdError as exc:
+    except (HtpasswdError, FileError) as exc:
         module.fail_json(msg=str(exc))
-    except (OSError, UnicodeDecodeError) as exc:
-        module.fail_json(msg=f"cannot read {path}: {exc}")
 
-    changed = bool(added or updated or removed) or not os.path.exists(path)
+    if text is not None and world_writable(path):
+        module.warn(f"{path} was writable by every user, who could add themselves; it gets mode "
+                    f"{module.params['mode']}.")
+    changed = bool(added or updated or removed) or text is None
     result = dict(added=added, updated=updated, removed=removed)
     if module._diff:
         result["diff"] = dict(before=names(entries), after=names(new),
                               before_header=f"{path} (users)", after_header=f"{path} (users)")
-    if changed and not module.check_mode:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".htpasswd.")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(render(new))
-        module.atomic_move(tmp, path)
+    try:
+        if changed and not module.check_mode:
+            write_text(module, path, render(new), module.params["mode"])
+    except FileError as exc:
+        module.fail_json(msg=str(exc), **result)
     if os.path.exists(path):
         file_args = module.load_file_common_arguments(module.params)
         changed = module.set_fs_attributes_if_different(file_args, changed)

@@ -1,9 +1,15 @@
-"""Contradictory role input fails at the start, with a sentence naming what to set.
+"""Hostile and contradictory input stops the whole run before any host changes.
 
-Each case runs the real role with ansible-playbook against this machine in check
-mode, so that even a validation gap could not change anything here.
+Each case runs the real site.yml with ansible-playbook -vvv in check mode
+against this machine, which stands in one inventory for a registry host, a
+mirror host and a Docker client at once (so even a gap in the checks could not
+change anything here). A case passes when the run stops in the validation play
+with the case's sentence, nothing was (or would have been) changed, no later
+play started, and none of the secrets planted in the inventory appears in the
+output.
 """
 
+import copy
 import datetime
 import json
 import os
@@ -12,24 +18,47 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
+
+# Every secret the inventory holds; none may appear in any output.
+SECRETS = {
+    "user": "PlantedUserPw7f3a",
+    "client": "PlantedClientPw91c2",
+    "upstream": "PlantedUpstreamPw44d0",
+    "http": "PlantedHttpSecret0e8b5d",
+    "eab": "PlantedEabHmacKey_b7c1e9d2",
+}
+
+# A valid estate: this machine is a registry host, a mirror host and a client.
+BASE = {
+    "registry_users": [{"name": "ci", "password": SECRETS["user"]}],
+    "registry_http_secret": SECRETS["http"],
+    "registry_certs_names": ["registry.example.com", "127.0.0.1"],
+    "registry_client_registries": [{"address": "registry.example.com:443", "username": "ci",
+                                    "password": SECRETS["client"]}],
+    "registry_mirror_upstreams": [{"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 8443,
+                                   "username": "bot", "password": SECRETS["upstream"]}],
+}
 
 
-
-def issue(name, key, issuer_name, issuer_key, ca):
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            .sign(issuer_key, hashes.SHA256()))
+def issue(name, key, issuer_name, issuer_key, ca, sans=(), days=1, ago=0):
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=ago)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+               .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
 
 
 def pem(obj):
@@ -42,108 +71,332 @@ def pem(obj):
 CA_KEY, INTERMEDIATE_KEY, LEAF_KEY, OTHER_KEY = (ec.generate_private_key(ec.SECP256R1()) for _ in range(4))
 CA = issue("Root", CA_KEY, "Root", CA_KEY, True)
 INTERMEDIATE = issue("Intermediate", INTERMEDIATE_KEY, "Root", CA_KEY, True)
-LEAF = issue("registry.example.com", LEAF_KEY, "Intermediate", INTERMEDIATE_KEY, False)
-PROVIDED = {"registry_certs_mode": "provided", "registry_certs_certificate": pem(LEAF),
-            "registry_certs_private_key": pem(LEAF_KEY)}
+LEAF = issue("registry.example.com", LEAF_KEY, "Intermediate", INTERMEDIATE_KEY, False, ["registry.example.com"])
+EXPIRED = issue("registry.example.com", LEAF_KEY, "Intermediate", INTERMEDIATE_KEY, False,
+                ["registry.example.com"], days=1, ago=3)
+KEY_PEM = pem(LEAF_KEY)
+# The body of the private key, the part that must never be printed.
+KEY_SECRET = "".join(KEY_PEM.splitlines()[1:-1])[20:60]
+PROVIDED = {"registry_certs_mode": "provided", "registry_certs_names": ["registry.example.com"],
+            "registry_certs_certificate": pem(LEAF), "registry_certs_chain": pem(INTERMEDIATE),
+            "registry_certs_private_key": KEY_PEM}
+ACME = {"registry_certs_mode": "acme", "registry_certs_names": ["registry.example.com"],
+        "registry_certs_acme_email": "ops@example.com"}
+ANONYMOUS_PULL = {"registry_auth": "none", "registry_frontend_auth": "anonymous_pull",
+                  "registry_frontend_push_port": 5443, "registry_frontend_users": BASE["registry_users"]}
+GRAMMAR = {
+    "instance": "is not valid: give 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit "
+                "(it names a container, files and an nginx vhost).",
+    "dir": "is not valid: give an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
+           "no '..', spaces or shell characters), below a system directory such as /srv, /var/lib or /etc, "
+           "never the system directory itself.",
+    "path": "is not valid: give an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
+            "no '..', spaces, quotes or shell characters).",
+    "host": "is not valid: give a bare host name or IP address (letters, digits, '-' and '.'; no scheme, port, "
+            "path or spaces).",
+    "host_port": "is not valid: give host[:port] as in image names, e.g. registry.example.com:5000 or "
+                 "[2001:db8::1]:443 (no scheme, path or spaces; port 1-65535).",
+    "port": "is not valid: give a port number from 1 to 65535.",
+    "root_url": "is not valid: give the root URL of a registry, http(s)://host[:port], with no credentials, path, "
+                "query or spaces (give an account in the username and password settings).",
+    "https_root_url": "is not valid: give an https:// root URL, https://host[:port], with no credentials, path, "
+                      "query or spaces.",
+    "user": "is not valid: give 1 to 64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or "
+            "digit (no ':', spaces or line breaks).",
+    "password": "is not valid: give 1 to 72 bytes (bcrypt ignores the rest) without line breaks or NUL.",
+    "cidr": "is not valid: give an IP address or a CIDR network such as 10.0.0.0/8.",
+    "image": "is not valid: give an image reference such as registry:2 or "
+             "mirror.example.com/library/registry:3.0.0.",
+}
+
+
+def users(*entries):
+    return [{"name": name, "password": password} for name, password in entries]
+
 
 CASES = [
-    ("registry", {"registry_config": {"http": {"prefix": "/registry/"}}},
+    # registry: names and paths that would escape their directory or the container name
+    ("name-dotdot", {"registry_name": ".."}, f'registry_name ".." {GRAMMAR["instance"]}'),
+    ("name-shell", {"registry_name": "reg;reboot"}, f'registry_name "reg;reboot" {GRAMMAR["instance"]}'),
+    ("name-newline", {"registry_name": "reg\nx"}, f'registry_name "reg\\nx" {GRAMMAR["instance"]}'),
+    ("name-traversal", {"registry_name": "../../etc"}, f'registry_name "../../etc" {GRAMMAR["instance"]}'),
+    ("data-root", {"registry_data_dir": "/"}, f'registry_data_dir "/" {GRAMMAR["dir"]}'),
+    ("data-etc", {"registry_data_dir": "/etc"}, f'registry_data_dir "/etc" {GRAMMAR["dir"]}'),
+    ("data-relative", {"registry_data_dir": "registry-data"}, f'registry_data_dir "registry-data" {GRAMMAR["dir"]}'),
+    ("data-volume-spec", {"registry_data_dir": "/srv/reg:/etc"}, f'registry_data_dir "/srv/reg:/etc" {GRAMMAR["dir"]}'),
+    ("data-docker", {"registry_data_dir": "/var/lib/docker/volumes"},
+     f'registry_data_dir "/var/lib/docker/volumes" {GRAMMAR["dir"]}'),
+    ("config-traversal", {"registry_config_dir": "/etc/dockyard/../../root"},
+     f'registry_config_dir "/etc/dockyard/../../root" {GRAMMAR["dir"]}'),
+    ("data-in-config", {"registry_data_dir": "/srv/registry/data", "registry_config_dir": "/srv/registry"},
+     "registry_data_dir /srv/registry/data and registry_config_dir /srv/registry overlap; give each its own "
+     "directory (images in one, config.yml and the HTTP secret in the other)."),
+    ("bind-name", {"registry_bind_address": "localhost"},
+     'registry_bind_address "localhost" is not valid: give an IP address such as 127.0.0.1 or 10.0.0.5.'),
+    ("port-zero", {"registry_port": 0}, f'registry_port 0 {GRAMMAR["port"]}'),
+    ("port-big", {"registry_port": 70000}, f'registry_port 70000 {GRAMMAR["port"]}'),
+    ("port-word", {"registry_port": "five thousand"}, "registry_port"),
+    ("image-newline", {"registry_image": "registry:2\nevil"}, f'registry_image "registry:2\\nevil" {GRAMMAR["image"]}'),
+    ("image-upper", {"registry_image": "Registry:2"}, f'registry_image "Registry:2" {GRAMMAR["image"]}'),
+    ("archive-name", {"registry_image_archive": "/tmp/registry 2.tar"},
+     'registry_image_archive "registry 2.tar" is not valid: give a plain file name'),
+    ("proxy-credentials", {"registry_proxy_remoteurl": "https://bot:PlantedUrlPw@registry-1.docker.io",
+                           "registry_auth": "none"},
+     f'registry_proxy_remoteurl "https://***@registry-1.docker.io" {GRAMMAR["root_url"]}'),
+    ("proxy-path", {"registry_proxy_remoteurl": "https://registry-1.docker.io/v2/", "registry_auth": "none"},
+     f'registry_proxy_remoteurl "https://registry-1.docker.io/v2/" {GRAMMAR["root_url"]}'),
+    ("proxy-ttl", {"registry_proxy_ttl": "a week"},
+     'registry_proxy_ttl "a week" is not valid: give a Go duration such as 168h or 90m.'),
+    ("proxy-half-account", {"registry_proxy_remoteurl": "https://registry-1.docker.io", "registry_auth": "none",
+                            "registry_users": [], "registry_proxy_username": "bot"},
+     "registry_proxy_username and registry_proxy_password go together; set both or neither."),
+    ("user-colon", {"registry_users": users(("ci:admin", SECRETS["user"]))},
+     f'registry_users[0].name "ci:admin" {GRAMMAR["user"]}'),
+    ("user-newline", {"registry_users": users(("ci\nadmin", SECRETS["user"]))},
+     f'registry_users[0].name "ci\\nadmin" {GRAMMAR["user"]}'),
+    ("user-twice", {"registry_users": users(("ci", SECRETS["user"]), ("ci", SECRETS["user"]))},
+     'registry_users[1] repeats name "ci" of registry_users[0]: each must be listed once.'),
+    ("password-long", {"registry_users": users(("ci", SECRETS["user"] * 5))},
+     f'registry_users[0].password {GRAMMAR["password"]}'),
+    ("password-empty", {"registry_users": users(("ci", ""))}, f'registry_users[0].password {GRAMMAR["password"]}'),
+    ("http-secret-newline", {"registry_http_secret": SECRETS["http"] + "\nx"},
+     "registry_http_secret is not valid: give 1 to 4096 characters without line breaks or other control characters."),
+    ("config-auth-null", {"registry_config": {"auth": None}},
+     "registry_config.auth must be a mapping, as in distribution's configuration reference (an auth type, a storage "
+     "driver, ...). To run the registry without authentication, set registry_auth to none."),
+    ("config-http-scalar", {"registry_config": {"http": "yes"}},
+     "registry_config.http must be a mapping, as in distribution's configuration reference"),
+    ("config-second-auth", {"registry_config": {"auth": {"silly": {"realm": "x", "service": "y"}}}},
+     "The registry would get auth htpasswd and silly and storage filesystem, but distribution takes exactly one "
+     "storage driver and at most one auth type."),
+    ("config-second-storage", {"registry_config": {"storage": {"s3": {"bucket": "images"}}}},
+     "The registry would get auth htpasswd and storage filesystem and s3, but distribution takes exactly one storage "
+     "driver and at most one auth type."),
+    ("config-empty-secret", {"registry_config": {"http": {"secret": ""}}},
+     "registry_config.http.secret is set; set registry_http_secret instead (non-empty, in a vault), or leave it "
+     "empty and the role generates one once and keeps it."),
+    ("anonymous-published", {"registry_auth": "none", "registry_bind_address": "0.0.0.0", "registry_users": [],
+                             "registry_frontend_auth": "anonymous_pull"},
+     "registry_auth is none and registry_bind_address is 0.0.0.0: anyone who reaches that address could push and "
+     "delete, past any front end."),
+    ("prefix", {"registry_config": {"http": {"prefix": "/registry/"}}},
      "a registry under a path prefix cannot be pushed to"),
-    ("registry", {"registry_image": "registry:latest"},
-     'set registry_major_version to "2" or "3"'),
-    ("registry", {"registry_config": {"http": {"addr": ":443"}}},
-     "Set registry_bind_address and registry_port"),
-    ("registry", {"registry_config": {"storage": {"filesystem": {"rootdirectory": "/data"}}}},
-     "Set registry_data_dir"),
-    ("registry", {"registry_image_archive": "/nonexistent/registry-2.tar"},
-     "does not exist on the controller"),
-    ("registry", {"registry_auth": "htpasswd", "registry_users": []},
-     "registry_users is empty, so nobody could log in"),
-    ("registry", {"registry_proxy_remoteurl": "https://registry-1.docker.io/v2/", "registry_auth": "none"},
-     "must be the root URL of a registry"),
-    ("registry", {"registry_proxy_remoteurl": "https://registry-1.docker.io",
-                  "registry_users": [{"name": "ci", "password": "pw"}]},
-     "dockerd sends no credentials to a registry mirror"),
-    ("registry", {"registry_proxy_remoteurl": "https://registry-1.docker.io", "registry_auth": "none",
-                  "registry_proxy_ttl": "24h"},
-     "distribution 2.x has no proxy ttl setting"),
-    ("registry", {"registry_port": "five thousand"},
-     "registry_port"),
-    ("docker_engine", {"docker_engine_daemon_config": {"hosts": ["tcp://0.0.0.0:2375"]}},
-     "already passes to dockerd on its command line"),
-    ("docker_engine", {"docker_engine_daemon_config": {"debug": True},
-                       "docker_engine_daemon_config_remove": ["debug"]},
-     "is in both docker_engine_daemon_config and docker_engine_daemon_config_remove"),
-    ("docker_engine", {"docker_engine_source": "snap"},
-     "docker_engine_source"),
-    ("registry_certs", {"registry_certs_names": ["registry.example.com:5000"]},
-     "give bare host names or IP addresses"),
-    ("registry_certs", {"registry_certs_mode": "provided"},
-     "set registry_certs_certificate and registry_certs_private_key"),
-    ("registry_certs", dict(PROVIDED, registry_certs_private_key=pem(OTHER_KEY)),
+    ("version-unknown", {"registry_image": "registry:latest"},
+     'Cannot tell the distribution version of registry_image "registry:latest" from its tag; set '
+     'registry_major_version to "2" or "3".'),
+    ("http-addr", {"registry_config": {"http": {"addr": ":443"}}},
+     "registry_config.http.addr is set; the registry listens on :5000 inside its container. Set "
+     "registry_bind_address and registry_port for the host side."),
+    ("rootdirectory", {"registry_config": {"storage": {"filesystem": {"rootdirectory": "/data"}}}},
+     "registry_config.storage.filesystem.rootdirectory is set; images would be written inside the container and "
+     "lost with it. Set registry_data_dir for the host directory."),
+    ("archive-missing", {"registry_image_archive": "/nonexistent/registry-2.tar"},
+     'registry_image_archive "/nonexistent/registry-2.tar" does not exist on the controller.'),
+    ("no-users", {"registry_users": []},
+     "registry_auth is htpasswd but registry_users is empty, so nobody could log in."),
+    ("proxy-users", {"registry_proxy_remoteurl": "https://registry-1.docker.io"},
+     "dockerd sends no credentials to a registry mirror, so every pull would fail"),
+    ("proxy-ttl-2x", {"registry_proxy_remoteurl": "https://registry-1.docker.io", "registry_auth": "none",
+                      "registry_users": [], "registry_proxy_ttl": "24h"},
+     "registry_proxy_ttl is set, but distribution 2.x has no proxy ttl setting"),
+    # registry_certs
+    ("certs-port", {"registry_certs_names": ["registry.example.com:5000"]},
+     f'registry_certs_names[0] "registry.example.com:5000" {GRAMMAR["host"]}'),
+    ("certs-space", {"registry_certs_names": ["registry example"]},
+     f'registry_certs_names[0] "registry example" {GRAMMAR["host"]}'),
+    ("certs-none", {"registry_certs_names": []}, "registry_certs_names needs at least one name clients use"),
+    ("certs-dir-shell", {"registry_certs_dir": "/etc/dockyard/tls/x;reboot"},
+     f'registry_certs_dir "/etc/dockyard/tls/x;reboot" {GRAMMAR["dir"]}'),
+    ("certs-renew", {"registry_certs_valid_days": 30, "registry_certs_renew_days": 30},
+     "registry_certs_renew_days (30) must be below registry_certs_valid_days (30), or every converge would renew."),
+    ("provided-empty", {"registry_certs_mode": "provided"},
+     "registry_certs_mode is provided: set registry_certs_certificate (and registry_certs_chain, if any) to PEM text "
+     "starting with -----BEGIN CERTIFICATE-----"),
+    ("provided-garbage", dict(PROVIDED, registry_certs_certificate="-----BEGIN CERTIFICATE-----\nnot base64\n"
+                                                                    "-----END CERTIFICATE-----\n"),
+     "registry_certs_certificate is not a readable X.509 certificate: give the PEM text as the CA issued it"),
+    ("provided-mismatch", dict(PROVIDED, registry_certs_private_key=pem(OTHER_KEY)),
      "registry_certs_private_key does not match registry_certs_certificate"),
-    ("registry_certs", dict(PROVIDED, registry_certs_chain=pem(CA) + pem(INTERMEDIATE)),
+    ("provided-chain-order", dict(PROVIDED, registry_certs_chain=pem(CA) + pem(INTERMEDIATE)),
      "registry_certs_chain must start with the issuer of the certificate"),
-    ("registry_frontend", {"registry_frontend_server_name": "example.com/registry"},
-     "a registry under a path prefix cannot be pushed to"),
-    ("registry_frontend", {"registry_frontend_auth": "anonymous_pull", "registry_auth": "none",
-                           "registry_frontend_push_port": 5443},
-     "registry_frontend_push_port 5443 needs registry_frontend_users"),
-    ("registry_frontend", {"registry_frontend_auth": "anonymous_pull", "registry_auth": "htpasswd"},
-     "set registry_auth to none"),
-    ("registry_frontend", {"registry_frontend_auth": "registry", "registry_auth": "none"},
-     "the registry would be open to anyone"),
-    ("registry_frontend", {"registry_frontend_allow": ["office"]},
-     "give IP addresses or CIDR networks"),
-    ("registry_client", {"registry_client_registries": [{"address": "https://registry.example.com"}]},
-     "must be host[:port] as in image names"),
-    ("registry_client", {"registry_client_registries": [{"address": "registry", "username": "ci",
-                                                          "password": "pw"}]},
-     "so Docker reads \"registry/image\" as an image on Docker Hub"),
-    ("registry_client", {"registry_client_registries": [{"address": "r.example.com", "username": "ci"}]},
-     "has a username but no password"),
-    ("registry_client", {"registry_client_mirrors": ["mirror.example.com"]},
-     "dockerd wants the mirror's root URL with https://"),
-    ("registry_client", {"registry_client_insecure_registries": ["http://build.lan:5000"]},
-     "dockerd wants host[:port] as in image names (no scheme, no path) or a CIDR"),
-    ("registry_client", {"registry_client_containerd_mirrors": [{"upstream": "https://ghcr.io",
-                                                                  "mirror": "https://mirror.example.com"}]},
-     "upstream must be a registry host such as ghcr.io"),
-    ("registry_certs", {"registry_certs_mode": "acme", "registry_certs_acme_email": "ops@example.com"},
+    ("provided-expired", dict(PROVIDED, registry_certs_certificate=pem(EXPIRED)),
+     "registry_certs_certificate expired on"),
+    ("provided-names", dict(PROVIDED, registry_certs_names=["registry.example.com", "registry.internal"]),
+     "registry_certs_certificate does not cover registry.internal of registry_certs_names (its names: "
+     "DNS:registry.example.com); clients would refuse the TLS handshake."),
+    ("acme-localhost", dict(ACME, registry_certs_names=["localhost"]),
      "acme needs the registry's public DNS names in registry_certs_names (now: localhost)"),
-    ("registry_certs", {"registry_certs_mode": "acme", "registry_certs_acme_email": "ops@example.com",
-                        "registry_certs_names": ["registry.example.com", "192.0.2.10"]},
+    ("acme-ip", dict(ACME, registry_certs_names=["registry.example.com", "192.0.2.10"]),
      "IP addresses and single-label host names cannot be validated"),
-    ("registry_certs", {"registry_certs_mode": "acme", "registry_certs_names": ["registry.example.com"]},
-     "acme needs registry_certs_acme_email"),
-    ("registry_certs", {"registry_certs_mode": "acme", "registry_certs_names": ["registry.example.com"],
-                        "registry_certs_acme_email": "ops@example.com", "registry_certs_acme_eab_kid": "kid-1"},
-     "registry_certs_acme_eab_kid and registry_certs_acme_eab_hmac_key go together"),
-    ("registry_frontend", {"registry_frontend_acme_webroot": "/var/lib/dockyard/acme-challenge",
-                           "registry_frontend_http_port": 8080},
+    ("acme-no-email", dict(ACME, registry_certs_acme_email=""), "registry_certs_mode acme needs registry_certs_acme_email"),
+    ("acme-email-injection", dict(ACME, registry_certs_acme_email="ops@example.com\nserver = https://evil.example"),
+     'registry_certs_acme_email "ops@example.com\\nserver = https://evil.example" is not valid: give an e-mail address'),
+    ("acme-directory-http", dict(ACME, registry_certs_acme_directory="http://acme.example.com/dir"),
+     'registry_certs_acme_directory "http://acme.example.com/dir" is not valid: give an https:// URL'),
+    ("acme-half-eab", dict(ACME, registry_certs_acme_eab_kid="kid-1"),
+     "registry_certs_acme_eab_kid and registry_certs_acme_eab_hmac_key go together; set both or neither."),
+    ("acme-eab-injection", dict(ACME, registry_certs_acme_eab_kid="kid-1",
+                                registry_certs_acme_eab_hmac_key=SECRETS["eab"] + "\ndeploy-hook = reboot"),
+     "registry_certs_acme_eab_hmac_key is not valid: give the CA's base64url HMAC key"),
+    ("acme-webroot", dict(ACME, registry_certs_acme_webroot="acme"),
+     f'registry_certs_acme_webroot "acme" {GRAMMAR["dir"]}'),
+    ("acme-http-port", dict(ACME, registry_frontend_http_port=8080),
      "registry_frontend_http_port must be 80 (now 8080)"),
-    ("registry_mirror", {"registry_certs_mode": "acme"}, "registry_certs_mode acme is for the registries group"),
-    ("registry_mirror", {"registry_mirror_upstreams": [
-        {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 443},
-        {"name": "ghcr", "remoteurl": "https://ghcr.io", "port": 443}]},
-     "needs its own name and its own port"),
+    # registry_frontend
+    ("server-path", {"registry_frontend_server_name": "example.com/registry"},
+     f'registry_frontend_server_name "example.com/registry" {GRAMMAR["host"]}'),
+    ("upstream-injection", {"registry_frontend_upstream": "127.0.0.1:5000;\n}\nserver {\n listen 8081;"},
+     f'registry_frontend_upstream "127.0.0.1:5000;\\n}}\\nserver {{\\n listen 8081;" {GRAMMAR["host_port"]}'),
+    ("certificate-injection", {"registry_frontend_certificate": "/etc/dockyard/tls/registry/fullchain.pem; include /x"},
+     f'registry_frontend_certificate "/etc/dockyard/tls/registry/fullchain.pem; include /x" {GRAMMAR["path"]}'),
+    ("vhost-name", {"registry_frontend_name": "my registry"}, f'registry_frontend_name "my registry" {GRAMMAR["instance"]}'),
+    ("allow-word", {"registry_frontend_allow": ["office"]}, f'registry_frontend_allow[0] "office" {GRAMMAR["cidr"]}'),
+    ("allow-injection", {"registry_frontend_allow": ["10.0.0.0/8; allow all"]},
+     f'registry_frontend_allow[0] "10.0.0.0/8; allow all" {GRAMMAR["cidr"]}'),
+    ("ports-clash", {"registry_frontend_port": 5000},
+     "registry_frontend_port (5000), registry_frontend_http_port (80), registry_frontend_push_port (0) and "
+     "registry_port (5000) must all differ"),
+    ("http-port-big", {"registry_frontend_http_port": 70000},
+     'registry_frontend_http_port 70000 is not valid: give a port number from 1 to 65535, or 0 for none.'),
+    ("push-no-users", dict(ANONYMOUS_PULL, registry_users=[], registry_frontend_users=[]),
+     "registry_frontend_push_port 5443 needs registry_frontend_users"),
+    ("push-user-name", dict(ANONYMOUS_PULL, registry_users=[], registry_frontend_users=users(("a b", SECRETS["user"]))),
+     f'registry_frontend_users[0].name "a b" {GRAMMAR["user"]}'),
+    ("two-auths", {"registry_frontend_auth": "anonymous_pull"}, "set registry_auth to none"),
+    ("open-registry", {"registry_auth": "none", "registry_users": []}, "the registry would be open to anyone"),
+    # registry_client
+    ("client-scheme", {"registry_client_registries": [{"address": "https://registry.example.com"}]},
+     f'registry_client_registries[0].address "https://registry.example.com" {GRAMMAR["host_port"]}'),
+    ("client-traversal", {"registry_client_registries": [{"address": "../../etc"}]},
+     f'registry_client_registries[0].address "../../etc" {GRAMMAR["host_port"]}'),
+    ("client-hub", {"registry_client_registries": [{"address": "registry", "username": "ci",
+                                                    "password": SECRETS["client"]}]},
+     'so Docker reads "registry/image" as an image on Docker Hub'),
+    ("client-no-password", {"registry_client_registries": [{"address": "r.example.com", "username": "ci"}]},
+     "registry_client_registries r.example.com: username and password go together"),
+    ("client-no-username", {"registry_client_registries": [{"address": "r.example.com",
+                                                            "password": SECRETS["client"]}]},
+     "registry_client_registries r.example.com: username and password go together"),
+    ("client-password-newline", {"registry_client_registries": [
+        {"address": "r.example.com", "username": "ci", "password": SECRETS["client"] + "\n"}]},
+     "registry_client_registries[0].password is not valid: give 1 to 4096 characters without line breaks"),
+    ("client-twice", {"registry_client_registries": [{"address": "r.example.com"}, {"address": "r.example.com"}]},
+     'registry_client_registries[1] repeats address "r.example.com" of registry_client_registries[0]'),
+    ("mirror-url", {"registry_client_mirrors": ["mirror.example.com"]},
+     f'registry_client_mirrors[0] "mirror.example.com" {GRAMMAR["https_root_url"]}'),
+    ("mirror-credentials", {"registry_client_mirrors": ["https://bot:PlantedMirrorPw@mirror.example.com"]},
+     f'registry_client_mirrors[0] "https://***@mirror.example.com" {GRAMMAR["https_root_url"]}'),
+    ("insecure-url", {"registry_client_insecure_registries": ["http://build.lan:5000"]},
+     'registry_client_insecure_registries[0] "http://build.lan:5000" is not valid: give host[:port] as in image '
+     "names, or a CIDR network such as 10.1.0.0/16 (no scheme or path)."),
+    ("insecure-empty-string", {"registry_client_insecure_registries": ""},
+     "registry_client_insecure_registries"),
+    ("containerd-scheme", {"registry_client_containerd_mirrors": [{"upstream": "https://ghcr.io",
+                                                                   "mirror": "https://mirror.example.com"}]},
+     f'registry_client_containerd_mirrors[0].upstream "https://ghcr.io" {GRAMMAR["host_port"]}'),
+    ("containerd-injection", {"registry_client_containerd_mirrors": [
+        {"upstream": "ghcr.io", "mirror": 'https://m.example.com"]\n  skip_verify = true\n[x."a'}]},
+     'registry_client_containerd_mirrors[0].mirror "https://m.example.com\\"]\\n  skip_verify = true\\n[x.\\"a" '
+     + GRAMMAR["https_root_url"]),
+    ("canary", {"registry_client_canary_image": "busybox latest"},
+     f'registry_client_canary_image "busybox latest" {GRAMMAR["image"]}'),
+    # registry_mirror
+    ("mirror-acme", dict(ACME, groups=["mirrors"]), "registry_certs_mode acme is for the registries group"),
+    ("mirror-same-port", {"registry_mirror_upstreams": [
+        {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 8443},
+        {"name": "ghcr", "remoteurl": "https://ghcr.io", "port": 8443}]},
+     "Each of registry_mirror_upstreams needs its own port (now 8443, 8443)"),
+    ("mirror-registry-port", {"registry_mirror_upstreams": [
+        {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 5101}]},
+     "none may be one of the registries' loopback ports 5101-5101 (registry_mirror_registry_port_base)"),
+    ("mirror-same-name", {"registry_mirror_upstreams": [
+        {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 8443},
+        {"name": "hub", "remoteurl": "https://ghcr.io", "port": 8444}]},
+     'registry_mirror_upstreams[1] repeats name "hub" of registry_mirror_upstreams[0]'),
+    ("mirror-name-dotdot", {"registry_mirror_upstreams": [{"name": "..", "remoteurl": "https://ghcr.io", "port": 8443}]},
+     f'registry_mirror_upstreams[0].name ".." {GRAMMAR["instance"]}'),
+    ("mirror-second-url", {"registry_mirror_upstreams": [
+        {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 8443},
+        {"name": "ghcr", "remoteurl": "https://bot:PlantedGhcrPw@ghcr.io/v2", "port": 8444}]},
+     f'registry_mirror_upstreams[1].remoteurl "https://***@ghcr.io/v2" {GRAMMAR["root_url"]}'),
+    # docker_engine
+    ("daemon-hosts", {"docker_engine_daemon_config": {"hosts": ["tcp://0.0.0.0:2375"]}},
+     'docker_engine_daemon_config sets "hosts", which docker.service already passes to dockerd on its command line'),
+    ("daemon-containerd", {"docker_engine_daemon_config": {"containerd": "/run/containerd/containerd.sock"}},
+     'docker_engine_daemon_config sets "containerd", which docker.service already passes to dockerd'),
+    ("daemon-typo", {"docker_engine_daemon_config": {"live-restor": True}},
+     'docker_engine_daemon_config sets "live-restor", which is no daemon.json key dockerd knows: dockerd would '
+     "refuse to start (a misspelling?)."),
+    ("daemon-type", {"docker_engine_daemon_config": {"live-restore": "yes"}},
+     'docker_engine_daemon_config["live-restore"] is "yes", but dockerd wants true or false there and would '
+     "refuse to start."),
+    ("daemon-mirrors", {"docker_engine_daemon_config": {"registry-mirrors": ["https://m.example.com"]}},
+     'docker_engine_daemon_config sets "registry-mirrors", which role registry_client owns'),
+    ("daemon-set-and-remove", {"docker_engine_daemon_config": {"debug": True},
+                               "docker_engine_daemon_config_remove": ["debug"]},
+     "is in both docker_engine_daemon_config and docker_engine_daemon_config_remove"),
+    ("engine-source", {"docker_engine_source": "snap"}, "docker_engine_source"),
+    ("engine-repo", {"docker_engine_repo_url": "https://download.docker.com/ linux"},
+     'docker_engine_repo_url "https://download.docker.com/ linux" is not valid: give an http(s):// URL'),
 ]
 
 
-@pytest.mark.parametrize("role, extra_vars, message", CASES,
-                         ids=[f"{c[0]}-{next(iter(c[1]))}-{i}" for i, c in enumerate(CASES)])
-def test_bad_input_fails_before_any_change(tmp_path, role, extra_vars, message):
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        f"- hosts: localhost\n  gather_facts: {role == 'docker_engine'}\n  roles: [{role}]\n")
-    inventory = tmp_path / "inventory"
-    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+def run(tmp_path, host_vars, playbook="site.yml"):
+    # Mirror hosts take no ACME certificates: in acme cases this machine is no
+    # mirror, unless the case says which groups it is in.
+    host_vars = dict(host_vars)
+    groups = host_vars.pop("groups", ["registries", "docker_clients"]
+                           + ([] if host_vars.get("registry_certs_mode") == "acme" else ["mirrors"]))
+    inventory = {"all": {
+        "hosts": {"localhost": dict(host_vars, ansible_connection="local", ansible_python_interpreter=sys.executable)},
+        "children": {group: {"hosts": {"localhost": {}}} for group in groups}}}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="0")
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+               ANSIBLE_CALLBACK_FORMAT_PRETTY="0")
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", str(inventory), str(playbook), "-e", json.dumps(extra_vars)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120)
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode == 2, output
-    assert message in output
-    assert "changed=0" in output
+        [ANSIBLE_PLAYBOOK, "--check", "-vvv", "-i", str(tmp_path / "inventory.yml"), playbook],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
+    return result, result.stdout + result.stderr
+
+
+def failure_messages(output):
+    messages = []
+    for line in output.splitlines():
+        _, sep, payload = line.partition("FAILED! => ")
+        if sep:
+            messages.append(" ".join(json.loads(payload).get("msg", "").split()))
+    return messages
+
+
+def assert_no_secret(output, secrets):
+    for secret in secrets:
+        assert secret not in output, f"a planted secret appears in the output: {secret[:8]}..."
+
+
+def case_vars(extra):
+    host_vars = copy.deepcopy(BASE)
+    host_vars.update(copy.deepcopy(extra))
+    return host_vars
+
+
+@pytest.mark.parametrize("extra, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_hostile_input_stops_the_run_before_any_host_changes(tmp_path, extra, message):
+    result, output = run(tmp_path, case_vars(extra))
+    assert result.returncode == 2, output[-3000:]
+    messages = failure_messages(output)
+    assert any(" ".join(message.split()) in m for m in messages), messages or output[-3000:]
+    recap = output[output.rindex("PLAY RECAP"):]
+    assert "changed=0" in recap
+    assert "PLAY [Install Docker Engine" not in output
+    assert_no_secret(output, list(SECRETS.values()) + [KEY_SECRET, "PlantedUrlPw", "PlantedMirrorPw", "PlantedGhcrPw"])
+
+
+@pytest.mark.parametrize("extra", [{}, PROVIDED, dict(ACME, registry_certs_names=["Registry.Example.COM."]),
+                                   dict(ANONYMOUS_PULL, registry_users=[])],
+                         ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull"])
+def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extra):
+    result, output = run(tmp_path, case_vars(extra), playbook="playbooks/validate.yml")
+    assert result.returncode == 0, output[-3000:]
+    assert "ok=" in output[output.rindex("PLAY RECAP"):]
+    assert_no_secret(output, list(SECRETS.values()) + [KEY_SECRET])

@@ -71,14 +71,62 @@ def test_removed_key_that_reload_would_keep_needs_restart(run_module, daemon_jso
 
 
 @pytest.mark.parametrize("content, message", [
-    ('{"registry-mirrors": [', "is not valid JSON"),
-    ('["registry-mirrors"]', "must hold a JSON object"),
+    (b'{"registry-mirrors": [', "is not valid JSON"),
+    (b'["registry-mirrors"]', "must hold a JSON object"),
+    (b'{"labels": ["caf\xe9"]}', "is not UTF-8 text (byte 16 is not); fix or remove it first"),
 ])
 def test_invalid_existing_file_is_an_error_and_stays(run_module, daemon_json, content, message):
-    daemon_json.write_text(content)
+    daemon_json.write_bytes(content)
     result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
     assert result["failed"] and message in result["msg"] and str(daemon_json) in result["msg"]
-    assert daemon_json.read_text() == content
+    assert daemon_json.read_bytes() == content
+
+
+def test_a_symlinked_file_is_written_through_and_the_link_stays(run_module, daemon_json, tmp_path):
+    real = tmp_path / "managed" / "daemon.json"
+    real.parent.mkdir()
+    real.write_text('{"debug": true}')
+    daemon_json.symlink_to(real)
+    result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
+    assert result["changed"] and daemon_json.is_symlink()
+    assert json.loads(real.read_text()) == {"debug": True, "registry-mirrors": [MIRROR]}
+
+
+def test_a_world_writable_file_is_warned_about_and_closed(run_module, daemon_json):
+    daemon_json.write_text('{"registry-mirrors": ["%s"]}' % MIRROR)
+    daemon_json.chmod(0o666)
+    result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
+    assert result["changed"] and result["changed_keys"] == []
+    assert any("was writable by every user" in w["event"]["msg"] for w in result["warnings"])
+    assert stat.S_IMODE(daemon_json.stat().st_mode) == 0o664
+
+
+@pytest.fixture
+def fake_dockerd(tmp_path, monkeypatch):
+    """A dockerd that knows --validate and rejects any file with an unknown key in it."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script = bindir / "dockerd"
+    script.write_text('#!/bin/sh\n'
+                      'if [ "$1" = --help ]; then echo "      --validate   Validate daemon configuration and exit"; exit 0; fi\n'
+                      'if grep -q bogus "$3"; then echo "the following directives don\'t match any configuration '
+                      'option: bogus" >&2; exit 1; fi\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+
+
+def test_a_file_dockerd_rejects_is_not_written(run_module, daemon_json, fake_dockerd):
+    daemon_json.write_text('{"debug": true}')
+    result = call(run_module, daemon_json, config={"bogus": 1})
+    assert result["failed"]
+    assert result["msg"] == (f"dockerd rejects the new {daemon_json}, which was left as it was: "
+                             "the following directives don't match any configuration option: bogus")
+    assert daemon_json.read_text() == '{"debug": true}'
+
+
+def test_a_file_dockerd_accepts_is_written(run_module, daemon_json, fake_dockerd):
+    result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
+    assert result["changed"] and json.loads(daemon_json.read_text()) == {"registry-mirrors": [MIRROR]}
 
 
 def test_check_mode_reports_but_writes_nothing(run_module, daemon_json):

@@ -96,21 +96,39 @@ def test_malformed_file_is_an_error_and_stays(run_module, htpasswd):
     assert htpasswd.read_text() == "a:$2b$04$hash\nthis line has no colon\n"
 
 
-def test_unreadable_path_is_an_error(run_module, htpasswd):
+def test_a_directory_is_an_error(run_module, htpasswd):
     htpasswd.mkdir()
     result = call(run_module, htpasswd, [{"name": "a", "password": "not-in-the-path"}])
-    assert result["failed"] and f"cannot read {htpasswd}" in result["msg"]
+    assert result["failed"] and result["msg"] == f"{htpasswd} is a directory, not a file"
 
 
-def test_undecodable_file_is_an_error(run_module, htpasswd):
+def test_undecodable_file_is_an_error_and_stays(run_module, htpasswd):
     htpasswd.write_bytes(b"a:\xff\xfe\n")
-    result = call(run_module, htpasswd, [{"name": "a", "password": "pa"}])
-    assert result["failed"] and "cannot read" in result["msg"]
+    result = call(run_module, htpasswd, [{"name": "a", "password": "not-in-the-path"}])
+    assert result["failed"] and result["msg"] == f"{htpasswd} is not UTF-8 text (byte 2 is not); fix or remove it first"
     assert htpasswd.read_bytes() == b"a:\xff\xfe\n"
 
 
+def test_a_symlinked_file_is_written_through(run_module, htpasswd, tmp_path):
+    real = tmp_path / "real-htpasswd"
+    real.write_text("")
+    htpasswd.symlink_to(real)
+    result = call(run_module, htpasswd, [{"name": "a", "password": "pw-a"}])
+    assert result["changed"] and htpasswd.is_symlink()
+    assert real.read_text().startswith("a:$2b$")
+
+
+def test_a_world_writable_file_is_warned_about_and_closed(run_module, htpasswd):
+    htpasswd.write_text("")
+    htpasswd.chmod(0o666)
+    result = call(run_module, htpasswd, [{"name": "a", "password": "pw-a"}], mode="0600")
+    assert any("was writable by every user" in w["event"]["msg"] for w in result["warnings"])
+    assert stat.S_IMODE(htpasswd.stat().st_mode) == 0o600
+
+
 @pytest.mark.parametrize("users, message", [
-    ([{"name": "a:b", "password": "x"}], "has a colon"),
+    ([{"name": "a:b", "password": "x"}], "has a colon, a space or a line break"),
+    ([{"name": "a\nb", "password": "x"}], "has a colon, a space or a line break"),
     ([{"name": "a", "password": "x"}, {"name": "a", "password": "y"}], "listed twice"),
     ([{"name": "a"}], "has no password"),
     ([{"name": "a", "password": "x" * 73}], "longer than 72 bytes"),

@@ -97,7 +97,7 @@ def test_push_port_challenges_with_a_401_nginx_makes(host):
     registry = "registry-v3:5443"
     response = probe(host, f"https://{registry}/v2/", ca=registry)
     assert response["status"] == 401
-    assert response["headers"]["www-authenticate"] == ['Basic realm="registry"']
+    assert response["headers"]["www-authenticate"] == ['Basic realm="Registry registry"']
     assert response["headers"]["docker-distribution-api-version"] == ["registry/2.0"]
     assert response["headers"]["server"][0].startswith("nginx")
     assert probe(host, f"https://{registry}/v2/", "--user ci:wrong-password", ca=registry)["status"] == 401

@@ -1,0 +1,428 @@
+"""The grammars every value must match before it reaches a host or a generated file.
+
+Each grammar is a kind of value (a host name, host[:port], a root URL, a port,
+an instance name, a path on a managed host, a user name, a password, ...) with
+one checking function and one sentence saying what is expected. The roles'
+validate.yml files call these filters on the controller, before any task
+changes anything; a refusal names the variable, shows the offending value
+(never for secrets, and URLs without their credentials) and says what to give.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"^{LABEL}(?:\.{LABEL})*$")
+PORT = re.compile(r"^[0-9]{1,5}$")
+INSTANCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+PATH_PART = re.compile(r"^[A-Za-z0-9._+@-]+$")
+EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9._%+-]+$")
+DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$")
+URL_PATH = re.compile(r"^(?:/[A-Za-z0-9._~%-]*)*$")
+EAB_KID = re.compile(r"^[A-Za-z0-9._~+/=-]{1,256}$")
+BASE64URL = re.compile(r"^[A-Za-z0-9_-]{16,}={0,2}$")
+IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE = re.compile(
+    rf"^(?:{LABEL}(?:\.{LABEL})*(?::[0-9]{{1,5}})?/)?{IMAGE_COMPONENT}(?:/{IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
+
+# Directories a role must never take over (chmod, own, fill): the roots of the
+# system, and trees that belong to the OS or to Docker itself.
+SYSTEM_DIRS = frozenset({
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/media", "/mnt",
+    "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
+    "/etc/docker", "/etc/nginx", "/etc/ssl", "/etc/systemd", "/usr/local", "/var/cache", "/var/lib",
+    "/var/log", "/var/tmp",
+})
+SYSTEM_TREES = ("/bin/", "/boot/", "/dev/", "/lib/", "/lib32/", "/lib64/", "/proc/", "/run/", "/sbin/",
+                "/sys/", "/usr/bin/", "/usr/lib/", "/usr/sbin/", "/usr/share/", "/var/lib/docker/")
+
+MAX_PASSWORD_BYTES = 72
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _ip(value):
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def host(value):
+    """A DNS name or an IP address, nothing else."""
+    if not isinstance(value, str):
+        return False
+    if _ip(value) is not None:
+        return True
+    return len(value) <= 253 and bool(HOSTNAME.fullmatch(value))
+
+
+def ip(value):
+    return isinstance(value, str) and _ip(value) is not None
+
+
+def dns_name(value):
+    return isinstance(value, str) and _ip(value) is None and len(value) <= 253 and bool(HOSTNAME.fullmatch(value))
+
+
+def port(value):
+    if isinstance(value, str) and PORT.fullmatch(value):
+        value = int(value)
+    return _is_int(value) and 1 <= value <= 65535
+
+
+def port_or_zero(value):
+    return port(value) or value in (0, "0")
+
+
+def _split_host_port(value):
+    """Split host[:port] or [v6][:port]; return (host, port or None) or None."""
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            return None
+        address, rest = value[1:end], value[end + 1:]
+        if _ip(address) is None or _ip(address).version != 6:
+            return None
+        if rest == "":
+            return address, None
+        return (address, rest[1:]) if rest.startswith(":") else None
+    name, sep, number = value.partition(":")
+    return name, (number if sep else None)
+
+
+def host_port(value):
+    if not isinstance(value, str) or not value:
+        return False
+    parts = _split_host_port(value)
+    if parts is None:
+        return False
+    name, number = parts
+    return (host(name) and (_ip(name) is None or ":" not in name or value.startswith("["))
+            and (number is None or port(number)))
+
+
+def cidr(value):
+    """An IP address or a network in CIDR notation."""
+    if not isinstance(value, str) or not re.fullmatch(r"^[0-9A-Fa-f.:]+(?:/[0-9]{1,3})?$", value):
+        return False
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _url(value, schemes, path_allowed):
+    if not isinstance(value, str) or not re.fullmatch(r"^[\x21-\x7e]+$", value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parsed_port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in schemes or parts.query or parts.fragment or "#" in value or "?" in value:
+        return False
+    netloc = parts.netloc
+    if "@" in netloc or not netloc or not host_port(netloc) or parsed_port == 0:
+        return False
+    if path_allowed:
+        return bool(URL_PATH.fullmatch(parts.path))
+    return parts.path in ("", "/")
+
+
+def root_url(value):
+    return _url(value, ("http", "https"), False)
+
+
+def https_root_url(value):
+    return _url(value, ("https",), False)
+
+
+def repo_url(value):
+    return _url(value, ("http", "https"), True)
+
+
+def https_url(value):
+    return _url(value, ("https",), True)
+
+
+def insecure_registry(value):
+    return host_port(value) or (isinstance(value, str) and "/" in value and cidr(value))
+
+
+def instance_name(value):
+    return isinstance(value, str) and bool(INSTANCE.fullmatch(value))
+
+
+def file_name(value):
+    return isinstance(value, str) and bool(PATH_PART.fullmatch(value)) and value not in (".", "..")
+
+
+def host_path(value):
+    """An absolute path of plain components, safe in a shell word and a volume spec."""
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 1024:
+        return False
+    parts = value.rstrip("/").split("/")[1:]
+    return all(PATH_PART.fullmatch(part) and part not in (".", "..") for part in parts) and "//" not in value
+
+
+def host_dir(value):
+    """A host_path that is no system directory and lies in no system tree."""
+    if not host_path(value):
+        return False
+    normal = value.rstrip("/") or "/"
+    return normal not in SYSTEM_DIRS and not (normal + "/").startswith(SYSTEM_TREES)
+
+
+def user_name(value):
+    return isinstance(value, str) and bool(USER.fullmatch(value))
+
+
+def password(value):
+    return (isinstance(value, str) and 0 < len(value.encode()) <= MAX_PASSWORD_BYTES
+            and not re.search(r"[\x00\r\n]", value))
+
+
+def secret(value):
+    return isinstance(value, str) and bool(re.fullmatch(r"^[^\x00-\x1f\x7f]{1,4096}$", value))
+
+
+def email(value):
+    if not isinstance(value, str) or value.count("@") != 1:
+        return False
+    local, domain = value.split("@")
+    return bool(EMAIL_LOCAL.fullmatch(local)) and dns_name(domain) and "." in domain
+
+
+def duration(value):
+    return isinstance(value, str) and bool(DURATION.fullmatch(value))
+
+
+def image(value):
+    return isinstance(value, str) and len(value) <= 512 and bool(IMAGE.fullmatch(value))
+
+
+def eab_kid(value):
+    return isinstance(value, str) and bool(EAB_KID.fullmatch(value))
+
+
+def eab_hmac_key(value):
+    return isinstance(value, str) and bool(BASE64URL.fullmatch(value))
+
+
+# name: (check, what is expected, whether the value may be shown)
+GRAMMARS = {
+    "host": (host, "a bare host name or IP address (letters, digits, '-' and '.'; no scheme, port, path or spaces)", True),
+    "ip": (ip, "an IP address such as 127.0.0.1 or 10.0.0.5", True),
+    "dns_name": (dns_name, "a DNS name (letters, digits, '-' and '.'; no IP address, scheme, port or path)", True),
+    "host_port": (host_port, "host[:port] as in image names, e.g. registry.example.com:5000 or [2001:db8::1]:443 "
+                             "(no scheme, path or spaces; port 1-65535)", True),
+    "cidr": (cidr, "an IP address or a CIDR network such as 10.0.0.0/8", True),
+    "port": (port, "a port number from 1 to 65535", True),
+    "port_or_zero": (port_or_zero, "a port number from 1 to 65535, or 0 for none", True),
+    "root_url": (root_url, "the root URL of a registry, http(s)://host[:port], with no credentials, path, "
+                           "query or spaces (give an account in the username and password settings)", True),
+    "https_root_url": (https_root_url, "an https:// root URL, https://host[:port], with no credentials, path, "
+                                       "query or spaces", True),
+    "repo_url": (repo_url, "an http(s):// URL with no credentials, query, fragment or spaces", True),
+    "https_url": (https_url, "an https:// URL with no credentials, query, fragment or spaces", True),
+    "insecure_registry": (insecure_registry, "host[:port] as in image names, or a CIDR network such as "
+                                             "10.1.0.0/16 (no scheme or path)", True),
+    "instance_name": (instance_name, "1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit "
+                                     "(it names a container, files and an nginx vhost)", True),
+    "file_name": (file_name, "a plain file name (letters, digits, '.', '_', '+', '@' or '-')", True),
+    "host_path": (host_path, "an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
+                             "no '..', spaces, quotes or shell characters)", True),
+    "host_dir": (host_dir, "an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
+                           "no '..', spaces or shell characters), below a system directory such as /srv, "
+                           "/var/lib or /etc, never the system directory itself", True),
+    "user_name": (user_name, "1 to 64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or "
+                             "digit (no ':', spaces or line breaks)", True),
+    "password": (password, "1 to 72 bytes (bcrypt ignores the rest) without line breaks or NUL", False),
+    "secret": (secret, "1 to 4096 characters without line breaks or other control characters", False),
+    "email": (email, "an e-mail address such as ops@example.com", True),
+    "duration": (duration, "a Go duration such as 168h or 90m", True),
+    "image": (image, "an image reference such as registry:2 or mirror.example.com/library/registry:3.0.0", True),
+    "eab_kid": (eab_kid, "an EAB key id as the CA gave it (letters, digits and '._~+/=-')", True),
+    "eab_hmac_key": (eab_hmac_key, "the CA's base64url HMAC key (at least 16 characters of A-Z, a-z, 0-9, '-', '_')",
+                     False),
+}
+
+
+def _shown(value):
+    """The value as a refusal shows it: JSON-quoted (line breaks visible), URL credentials masked."""
+    if isinstance(value, str):
+        value = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1***@", value)
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _refusal(variable, value, grammar):
+    check, expected, visible = GRAMMARS[grammar]
+    if check(value):
+        return None
+    if visible:
+        return f"{variable} {_shown(value)} is not valid: give {expected}."
+    return f"{variable} is not valid: give {expected}."
+
+
+def dockyard_refusals(checks):
+    """Sentences for the values that break their grammar.
+
+    checks: a list of [variable, value, grammar]. The grammar may be prefixed
+    with "optional:" (an empty string or null passes) and/or "list:" (the value
+    is a list and each item must match).
+    """
+    sentences = []
+    for variable, value, grammar in checks:
+        optional = grammar.startswith("optional:")
+        grammar = grammar.removeprefix("optional:")
+        if optional and value in ("", None):
+            continue
+        if grammar.startswith("list:"):
+            grammar = grammar.removeprefix("list:")
+            if not isinstance(value, (list, tuple)):
+                sentences.append(f"{variable} must be a list, not {_shown(value)}.")
+                continue
+            sentences.extend(s for s in (_refusal(f"{variable}[{i}]", item, grammar)
+                                         for i, item in enumerate(value)) if s)
+        else:
+            sentence = _refusal(variable, value, grammar)
+            if sentence:
+                sentences.append(sentence)
+    return sentences
+
+
+def dockyard_record_refusals(records, variable, fields, unique=None):
+    """Sentences for the records (dicts) of a list whose fields break their grammars.
+
+    fields: {field: grammar}; a field that is absent passes (the argument spec
+    says which are required). unique: a field whose values must differ.
+    """
+    if not isinstance(records, (list, tuple)):
+        return [f"{variable} must be a list of mappings, not {_shown(records)}."]
+    sentences = []
+    seen = {}
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            sentences.append(f"{variable}[{index}] must be a mapping.")
+            continue
+        for field, grammar in fields.items():
+            if field in record and record[field] is not None:
+                sentence = _refusal(f"{variable}[{index}].{field}", record[field], grammar)
+                if sentence:
+                    sentences.append(sentence)
+        if unique and unique in record:
+            key = str(record[unique])
+            if key in seen:
+                sentences.append(f"{variable}[{index}] repeats {unique} {_shown(record[unique])} "
+                                 f"of {variable}[{seen[key]}]: each must be listed once.")
+            seen.setdefault(key, index)
+    return sentences
+
+
+def dockyard_redact(records, fields=("password",)):
+    """The records without their secret fields, for loops, labels and messages.
+
+    Each record gets has_<field>, true where that field was set and not empty.
+    """
+    redacted = []
+    for record in records:
+        public = {k: v for k, v in record.items() if k not in fields}
+        public.update({f"has_{field}": bool(record.get(field)) for field in fields})
+        redacted.append(public)
+    return redacted
+
+
+def dockyard_uncovered(names, subject_alt_names):
+    """The names that a certificate's subject alternative names do not cover.
+
+    subject_alt_names as community.crypto reports them ("DNS:a.example.com",
+    "IP:192.0.2.1"); a DNS wildcard covers exactly one label.
+    """
+    dns = [san[4:].lower().rstrip(".") for san in subject_alt_names or [] if san.startswith("DNS:")]
+    ips = {_ip(san[3:]) for san in subject_alt_names or [] if san.startswith("IP:")} - {None}
+    uncovered = []
+    for name in names:
+        address = _ip(name)
+        if address is not None:
+            covered = address in ips
+        else:
+            name = name.lower().rstrip(".")
+            covered = name in dns or any(
+                pattern.startswith("*.") and "." in name and name.split(".", 1)[1] == pattern[2:]
+                for pattern in dns)
+        if not covered:
+            uncovered.append(name)
+    return uncovered
+
+
+# daemon.json keys dockerd (20.10 up to 28.x) reads on Linux, by JSON type.
+DAEMON_KEYS = {
+    bool: ["cri-containerd", "debug", "experimental", "icc", "init", "ip-forward", "ip-forward-no-drop", "ip-masq",
+           "ip6tables", "iptables", "ipv6", "live-restore", "no-new-privileges", "raw-logs", "rootless",
+           "selinux-enabled", "tls", "tlsverify", "userland-proxy", "allow-direct-routing"],
+    int: ["cpu-rt-period", "cpu-rt-runtime", "max-concurrent-downloads", "max-concurrent-uploads",
+          "max-download-attempts", "mtu", "network-control-plane-mtu", "network-diagnostic-port",
+          "oom-score-adjust", "shutdown-timeout", "swarm-raft-election-tick", "swarm-raft-heartbeat-tick"],
+    str: ["api-cors-header", "bip", "bip6", "bridge", "bridge-accept-fwmark", "cgroup-parent", "cluster-advertise",
+          "cluster-store", "containerd", "containerd-namespace", "containerd-plugin-namespace", "data-root",
+          "default-cgroupns-mode", "default-gateway", "default-gateway-v6", "default-init", "default-ipc-mode",
+          "default-runtime", "default-shm-size", "exec-root", "firewall-backend", "fixed-cidr", "fixed-cidr-v6",
+          "group", "host-gateway-ip", "init-path", "ip", "log-driver", "log-format", "log-level", "metrics-addr",
+          "pidfile", "resolv-conf", "seccomp-profile", "storage-driver", "swarm-default-advertise-addr",
+          "tlscacert", "tlscert", "tlskey", "userland-proxy-path", "userns-remap"],
+    list: ["allow-nondistributable-artifacts", "authorization-plugins", "cdi-spec-dirs", "default-address-pools",
+           "dns", "dns-opts", "dns-search", "exec-opts", "host-gateway-ips", "hosts", "insecure-registries",
+           "labels", "node-generic-resources", "registry-mirrors", "storage-opts"],
+    dict: ["builder", "cluster-store-opts", "default-network-opts", "default-ulimits", "features", "log-opts",
+           "proxies", "runtimes"],
+}
+DAEMON_TYPES = {key: kind for kind, keys in DAEMON_KEYS.items() for key in keys}
+JSON_NAMES = {bool: "true or false", int: "a whole number", str: "a string", list: "a list", dict: "a mapping"}
+
+
+def dockyard_daemon_config_refusals(config, variable, refused=None):
+    """Sentences for daemon.json keys that would keep dockerd from starting.
+
+    refused: {key: reason} for keys the caller must not set at all.
+    """
+    if not isinstance(config, Mapping):
+        return [f"{variable} must be a mapping of daemon.json keys, not {_shown(config)}."]
+    sentences = []
+    for key, value in config.items():
+        if refused and key in refused:
+            sentences.append(f"{variable} sets {_shown(key)}, {refused[key]}")
+            continue
+        kind = DAEMON_TYPES.get(key)
+        if kind is None:
+            sentences.append(f"{variable} sets {_shown(key)}, which is no daemon.json key dockerd knows: "
+                             "dockerd would refuse to start (a misspelling?).")
+        elif not (isinstance(value, kind) and not (kind is int and isinstance(value, bool))):
+            sentences.append(f"{variable}[{_shown(key)}] is {_shown(value)}, but dockerd wants "
+                             f"{JSON_NAMES[kind]} there and would refuse to start.")
+    return sentences
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "dockyard_refusals": dockyard_refusals,
+            "dockyard_record_refusals": dockyard_record_refusals,
+            "dockyard_redact": dockyard_redact,
+            "dockyard_uncovered": dockyard_uncovered,
+            "dockyard_daemon_config_refusals": dockyard_daemon_config_refusals,
+        }

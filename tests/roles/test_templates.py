@@ -1,0 +1,108 @@
+"""Generated files get only values that passed a grammar.
+
+Every variable a template renders into nginx's vhost, certbot's settings or
+containerd's hosts.toml must be checked in its role's validate.yml with a
+grammar, and no such grammar lets through what would let a value break out of
+its place in the file: a line break, a quote, a brace, a semicolon, a space.
+(registry's config.yml and daemon.json are written from data by to_nice_yaml
+and json.dumps, which quote every value.)
+"""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import jinja2
+import jinja2.meta
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("dockyard_filters", ROOT / "filter_plugins" / "dockyard.py")
+filters = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(filters)
+
+# template -> (role whose validate.yml checks it, {loop variable: the list it iterates})
+TEMPLATES = {
+    "roles/registry_frontend/templates/vhost.conf.j2": ("registry_frontend", {}),
+    "roles/registry_certs/templates/acme.ini.j2": ("registry_certs", {}),
+    "roles/registry_client/templates/hosts.toml.j2": ("registry_client", {"item": "registry_client_containerd_mirrors"}),
+}
+# Rendered but not given by the inventory: computed from checked values.
+DERIVED = {"registry_certs_acme_cert_name": "certbot certificate name"}
+BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x}y", "x{y", "x;y", "x y", "x\ty", "x$y", "x`y", "x#y"]
+
+
+def rendered_variables(template):
+    environment = jinja2.Environment()
+    environment.filters["regex_replace"] = lambda *args: ""
+    return jinja2.meta.find_undeclared_variables(environment.parse((ROOT / template).read_text()))
+
+
+def rendered_grammars(template):
+    """{variable or variable.field: grammar} of what the template renders."""
+    role, loops = TEMPLATES[template]
+    checked = grammars(role)
+    text = (ROOT / template).read_text()
+    found = {}
+    for variable in rendered_variables(template):
+        if variable in loops:
+            fields = checked.get(loops[variable], {})
+            for field in set(re.findall(rf"{variable}\.(\w+)", text)):
+                found[f"{loops[variable]}.{field}"] = fields.get(field)
+        else:
+            found[variable] = checked.get(DERIVED.get(variable, variable))
+    return found
+
+
+def grammars(role):
+    """{variable: grammar} from the refusal lists of the role's validate.yml."""
+    text = (ROOT / "roles" / role / "tasks" / "validate.yml").read_text()
+    checked = {name: grammar for name, grammar in re.findall(r"\['([\w ]+?)', [^\n]*?, '([\w:]+)'\]", text)}
+    for variable, fields in re.findall(r"dockyard_record_refusals\('(\w+)',\s*(\{[^}]*\})", text, re.S):
+        checked[variable] = dict(re.findall(r"'(\w+)': '(\w+)'", fields))
+    return checked
+
+
+# Values a template only decides on, never renders (choices of the argument spec).
+UNRENDERED = {"registry_client_containerd_mirrors.ca_file", "registry_frontend_auth"}
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_rendered_variable_is_checked_by_a_grammar(template):
+    for variable, grammar in rendered_grammars(template).items():
+        assert grammar or variable in UNRENDERED, f"{template} renders {variable}, which no grammar checks"
+
+
+def used_grammars():
+    return sorted({grammar.split(":")[-1] for template in TEMPLATES
+                   for grammar in rendered_grammars(template).values() if grammar})
+
+
+@pytest.mark.parametrize("grammar", used_grammars())
+def test_no_grammar_of_a_rendered_value_lets_a_breakout_through(grammar):
+    check = filters.GRAMMARS[grammar][0]
+    for valid_start in ["registry.example.com", "https://registry.example.com", "/etc/dockyard/x", "10.0.0.0/8",
+                        "ops@example.com", "443", "kid-1", "AAAAAAAAAAAAAAAAAAAA"]:
+        for breakout in BREAKOUTS:
+            value = valid_start + breakout[1:]
+            assert not check(value), f"grammar {grammar} accepts {value!r}"
+
+
+def test_grammars_accept_what_real_deployments_use():
+    accepted = {
+        "host": ["registry.example.com", "registry-v2", "10.0.0.5", "2001:db8::1"],
+        "host_port": ["registry.example.com:5000", "registry-v3:443", "[2001:db8::1]:443", "docker.io", "127.0.0.1:5443"],
+        "https_root_url": ["https://mirror.example.com", "https://mirror:8443/", "https://[2001:db8::1]:443"],
+        "https_url": ["https://acme-v02.api.letsencrypt.org/directory", "https://pebble:14000/dir"],
+        "cidr": ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"],
+        "host_dir": ["/var/lib/registry", "/etc/dockyard/tls/registry", "/srv/registry"],
+        "instance_name": ["registry", "dockerhub", "ghcr", "registry_2.x"],
+        "email": ["ops@example.com"],
+        "image": ["registry:2", "dockyard-test/registry:3", "mirror.local:5000/registry:2.8.3", "busybox:latest"],
+        "user_name": ["ci", "team-a.ci", "bot@example.com"],
+        "password": ["ci-password-1", "pass word with spaces", "x" * 72],
+        "duration": ["168h", "90m", "1h30m"],
+    }
+    for grammar, values in accepted.items():
+        for value in values:
+            assert filters.GRAMMARS[grammar][0](value), f"grammar {grammar} refuses {value!r}"
