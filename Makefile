@@ -56,6 +56,7 @@ test: lint unit
 
 demo: host-demo venv images-demo
 	ansible-playbook -i demo/inventory.yml demo/demo.yml -e demo_port=$(DEMO_PORT)
+	@echo; cat .demo/what-now.txt
 
 # Leaves the machine as make demo found it: the sandbox, .demo/ and the certs.d
 # entry go, and each directory the demo created (listed in .demo/created).

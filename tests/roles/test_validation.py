@@ -156,6 +156,8 @@ CASES = [
      f'registry_users[0].name "ci\\nadmin" {GRAMMAR["user"]}'),
     ("user-twice", {"registry_users": users(("ci", SECRETS["user"]), ("ci", SECRETS["user"]))},
      'registry_users[1] repeats name "ci" of registry_users[0]: each must be listed once.'),
+    ("users-as-strings", {"registry_users": ["ci " + SECRETS["user"]]},
+     "Elements value for option 'registry_users' is of type str and we were unable to convert to dict"),
     ("password-long", {"registry_users": users(("ci", SECRETS["user"] * 5))},
      f'registry_users[0].password {GRAMMAR["password"]}'),
     ("password-empty", {"registry_users": users(("ci", ""))}, f'registry_users[0].password {GRAMMAR["password"]}'),
