@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 DEMO_PORT ?= 5443
 
-.PHONY: help host-demo host-test venv images images-demo lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
+.PHONY: help host-demo host-test venv images images-demo docs lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
 	test demo demo-down demo-check clean
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make demo-down  remove the sandbox"
 	@echo "make test       lint, unit tests and every Molecule scenario: $(SCENARIOS)"
 	@echo "make images     build the offline test images (reused while unchanged)"
+	@echo "make docs       write defaults/main.yml and the README's option tables from each role's argument spec"
 
 # Docker Engine (installed and started), debootstrap, venv; Go for the tests.
 host-demo host-test: host-%:
@@ -35,6 +36,10 @@ images: host-test
 # Only what the demo runs: the host image, registry 2.x and the sample image.
 images-demo: host-demo
 	python3 tests/images/build.py systemd registry2 busybox
+
+# Each option is described once, in its role's meta/argument_specs.yml.
+docs: venv
+	python3 tools/docs.py
 
 lint: host-test venv
 	yamllint --strict .
@@ -69,7 +74,7 @@ demo-down:
 
 # make demo and make demo-down on this machine leave /etc/docker as it was.
 demo-check: venv images
-	tests/demo-check.sh $(DEMO_PORT)
+	+tests/demo-check.sh $(DEMO_PORT)
 
 clean: demo-down
 	rm -rf $(VENV) .cache reports

@@ -23,7 +23,7 @@ description:
     nothing is written.
   - A C(daemon.json) that is a symbolic link is written through (the link stays). A file that every
     user may write to is reported with a warning and loses that permission.
-  - Warns on every run while the resulting file lists C(insecure-registries):
+  - Warns on every run while the resulting file lists C(insecure-registries), as
     dockerd talks to those over plain HTTP or unverified TLS.
   - Supports check mode and diff mode.
 options:
@@ -82,15 +82,18 @@ config:
   description: The whole configuration as written (or as it would be, in check mode).
   returned: always
   type: dict
+  sample: {"live-restore": true, "registry-mirrors": ["https://mirror.example.com"]}
 previous_config:
   description: The whole configuration the file held before (empty if there was no file).
   returned: always
   type: dict
+  sample: {"live-restore": true}
 changed_keys:
   description: Keys whose value changed, was added or was removed.
   returned: always
   type: list
   elements: str
+  sample: [registry-mirrors]
 apply:
   description: >-
     How dockerd takes the change: C(none) (nothing changed), C(reload)
@@ -102,6 +105,7 @@ backup_file:
   description: The copy of the previous file, when O(backup) made one.
   returned: when a backup was made
   type: str
+  sample: /etc/docker/daemon.json.12345.2026-11-24@10:15:00~
 """
 
 import json
@@ -138,6 +142,14 @@ EMPTY_ON_REMOVE = {
 
 
 MISSING = object()
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", default="/etc/docker/daemon.json"),
+    config=dict(type="dict", default={}),
+    remove=dict(type="list", elements="str", default=[]),
+    backup=dict(type="bool", default=False),
+    mode=dict(type="raw", default="0644"),
+)
 
 
 class DaemonConfigError(Exception):
@@ -203,16 +215,7 @@ def dockerd_rejection(module, text):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", default="/etc/docker/daemon.json"),
-            config=dict(type="dict", default={}),
-            remove=dict(type="list", elements="str", default=[]),
-            backup=dict(type="bool", default=False),
-            mode=dict(type="raw", default="0644"),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     path = module.params["path"]
     try:
         before_text = read_text(path)

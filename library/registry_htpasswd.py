@@ -82,16 +82,19 @@ added:
   returned: always
   type: list
   elements: str
+  sample: [ci]
 updated:
   description: Users whose hash was replaced (new password, or a hash that was not bcrypt).
   returned: always
   type: list
   elements: str
+  sample: [deploy]
 removed:
   description: Users taken out of the file.
   returned: always
   type: list
   elements: str
+  sample: [former-colleague]
 """
 
 import os
@@ -107,6 +110,17 @@ except ImportError:
 
 BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 MAX_PASSWORD_BYTES = 72
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    users=dict(type="list", elements="dict", default=[], options=dict(
+        name=dict(type="str", required=True),
+        password=dict(type="str", no_log=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    )),
+    exclusive=dict(type="bool", default=False),
+    cost=dict(type="int", default=10),
+)
 
 
 class HtpasswdError(Exception):
@@ -185,20 +199,7 @@ def names(entries):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            users=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str", required=True),
-                password=dict(type="str", no_log=True),
-                state=dict(type="str", choices=["present", "absent"], default="present"),
-            )),
-            exclusive=dict(type="bool", default=False),
-            cost=dict(type="int", default=10),
-        ),
-        add_file_common_args=True,
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, add_file_common_args=True, supports_check_mode=True)
     if bcrypt is None:
         module.fail_json(msg=missing_required_lib("bcrypt (Debian: python3-bcrypt)"))
     path = module.params["path"]
