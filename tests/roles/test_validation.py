@@ -135,7 +135,8 @@ CASES = [
      'registry_bind_address "localhost" is not valid: give an IP address such as 127.0.0.1 or 10.0.0.5.'),
     ("port-zero", {"registry_port": 0}, f'registry_port 0 {GRAMMAR["port"]}'),
     ("port-big", {"registry_port": 70000}, f'registry_port 70000 {GRAMMAR["port"]}'),
-    ("port-word", {"registry_port": "five thousand"}, "registry_port"),
+    ("port-word", {"registry_port": "five thousand"},
+     "argument 'registry_port' is of type str and we were unable to convert to int"),
     ("image-newline", {"registry_image": "registry:2\nevil"}, f'registry_image "registry:2\\nevil" {GRAMMAR["image"]}'),
     ("image-upper", {"registry_image": "Registry:2"}, f'registry_image "Registry:2" {GRAMMAR["image"]}'),
     ("archive-name", {"registry_image_archive": "/tmp/registry 2.tar"},
@@ -292,7 +293,7 @@ CASES = [
      'registry_client_insecure_registries[0] "http://build.lan:5000" is not valid: give host[:port] as in image '
      "names, or a CIDR network such as 10.1.0.0/16 (no scheme or path)."),
     ("insecure-empty-string", {"registry_client_insecure_registries": ""},
-     "registry_client_insecure_registries"),
+     'registry_client_insecure_registries must be a list, not "".'),
     ("containerd-scheme", {"registry_client_containerd_mirrors": [{"upstream": "https://ghcr.io",
                                                                    "mirror": "https://mirror.example.com"}]},
      f'registry_client_containerd_mirrors[0].upstream "https://ghcr.io" {GRAMMAR["host_port"]}'),
@@ -337,7 +338,8 @@ CASES = [
     ("daemon-set-and-remove", {"docker_engine_daemon_config": {"debug": True},
                                "docker_engine_daemon_config_remove": ["debug"]},
      "is in both docker_engine_daemon_config and docker_engine_daemon_config_remove"),
-    ("engine-source", {"docker_engine_source": "snap"}, "docker_engine_source"),
+    ("engine-source", {"docker_engine_source": "snap"},
+     "value of docker_engine_source must be one of: distribution, docker, got: snap"),
     ("engine-repo", {"docker_engine_repo_url": "https://download.docker.com/ linux"},
      'docker_engine_repo_url "https://download.docker.com/ linux" is not valid: give an http(s):// URL'),
 ]

@@ -77,7 +77,7 @@ def test_deleted_manifest_is_gone_for_every_client(host, pushed):
     refs = [ref, by_digest] + ([ref.replace(registry, REGISTRIES[registry])] if REGISTRIES[registry] else [])
     for gone in refs:
         assert "manifest unknown" in host.run(f"skopeo inspect docker://{gone}").stderr.lower()
-        assert host.run(f"podman pull {gone}").rc != 0
+        assert "manifest unknown" in host.run(f"podman pull {gone}").stderr
         # dockerd keeps the manifests it pulled and serves a pull by digest
         # from that cache without asking the registry: only tags tell.
         if "@" not in gone:
