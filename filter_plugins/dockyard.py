@@ -84,6 +84,21 @@ def port_or_zero(value):
     return port(value) or value in (0, "0")
 
 
+def batch(value):
+    """A rollout batch as the play keyword serial takes it: a host count, or a percentage."""
+    if isinstance(value, str) and value.endswith("%"):
+        return percentage(value[:-1]) and value != "0%"
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value):
+        value = int(value)
+    return _is_int(value) and value > 0
+
+
+def percentage(value):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value):
+        value = int(value)
+    return _is_int(value) and 0 <= value <= 100
+
+
 def _split_host_port(value):
     """Split host[:port] or [v6][:port]; return (host, port or None) or None."""
     if value.startswith("["):
@@ -230,6 +245,8 @@ GRAMMARS = {
     "cidr": (cidr, "an IP address or a CIDR network such as 10.0.0.0/8", True),
     "port": (port, "a port number from 1 to 65535", True),
     "port_or_zero": (port_or_zero, "a port number from 1 to 65535, or 0 for none", True),
+    "batch": (batch, "a number of hosts, or a percentage of the group such as 25%", True),
+    "percentage": (percentage, "a whole number from 0 to 100", True),
     "root_url": (root_url, "the root URL of a registry, http(s)://host[:port], with no credentials, path, "
                            "query or spaces (give an account in the username and password settings)", True),
     "https_root_url": (https_root_url, "an https:// root URL, https://host[:port], with no credentials, path, "
@@ -334,6 +351,11 @@ def dockyard_record_refusals(records, variable, fields, unique=None):
     return sentences
 
 
+def dockyard_in_state(records, state):
+    """The records (dicts) whose state is state; a record without one is present."""
+    return [record for record in records if record.get("state", "present") == state]
+
+
 def dockyard_redact(records, fields=("password",)):
     """The records without their secret fields, for loops, labels and messages.
 
@@ -422,6 +444,7 @@ class FilterModule:
         return {
             "dockyard_refusals": dockyard_refusals,
             "dockyard_record_refusals": dockyard_record_refusals,
+            "dockyard_in_state": dockyard_in_state,
             "dockyard_redact": dockyard_redact,
             "dockyard_uncovered": dockyard_uncovered,
             "dockyard_daemon_config_refusals": dockyard_daemon_config_refusals,

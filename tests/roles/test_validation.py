@@ -26,6 +26,8 @@ from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
+# The front-end role on its own: the inputs a registry instance sets for it.
+FRONTEND = "tests/roles/frontend.yml"
 
 # Every secret the inventory holds; none may appear in any output.
 SECRETS = {
@@ -248,17 +250,26 @@ CASES = [
     # registry_frontend
     ("server-path", {"registry_frontend_server_name": "example.com/registry"},
      f'registry_frontend_server_name "example.com/registry" {GRAMMAR["host"]}'),
-    ("upstream-injection", {"registry_frontend_upstream": "127.0.0.1:5000;\n}\nserver {\n listen 8081;"},
+    ("upstream-injection", {"registry_frontend_upstream": "127.0.0.1:5000;\n}\nserver {\n listen 8081;",
+                            "playbook": FRONTEND},
      f'registry_frontend_upstream "127.0.0.1:5000;\\n}}\\nserver {{\\n listen 8081;" {GRAMMAR["host_port"]}'),
-    ("certificate-injection", {"registry_frontend_certificate": "/etc/dockyard/tls/registry/fullchain.pem; include /x"},
+    ("certificate-injection", {"registry_frontend_certificate": "/etc/dockyard/tls/registry/fullchain.pem; include /x",
+                               "playbook": FRONTEND},
      f'registry_frontend_certificate "/etc/dockyard/tls/registry/fullchain.pem; include /x" {GRAMMAR["path"]}'),
-    ("vhost-name", {"registry_frontend_name": "my registry"}, f'registry_frontend_name "my registry" {GRAMMAR["instance"]}'),
+    ("vhost-name", {"registry_frontend_name": "my registry", "playbook": FRONTEND},
+     f'registry_frontend_name "my registry" {GRAMMAR["instance"]}'),
+    ("frontend-follows-registry", {"registry_frontend_name": "web", "registry_frontend_upstream": "127.0.0.1:5000"},
+     "registry_frontend_name, registry_frontend_upstream are set, but in a registry instance the front end takes "
+     "its upstream, certificate, vhost name and ACME webroot from the registry"),
     ("allow-word", {"registry_frontend_allow": ["office"]}, f'registry_frontend_allow[0] "office" {GRAMMAR["cidr"]}'),
     ("allow-injection", {"registry_frontend_allow": ["10.0.0.0/8; allow all"]},
      f'registry_frontend_allow[0] "10.0.0.0/8; allow all" {GRAMMAR["cidr"]}'),
     ("ports-clash", {"registry_frontend_port": 5000},
-     "registry_frontend_port (5000), registry_frontend_http_port (80), registry_frontend_push_port (0) and "
-     "registry_port (5000) must all differ"),
+     "registry_port (5000) is also a port of the front end (registry_frontend_port, registry_frontend_http_port or "
+     "registry_frontend_push_port: 5000, 80): nginx and the registry cannot listen on one port."),
+    ("frontend-ports-clash", {"registry_frontend_http_port": 443},
+     "registry_frontend_port (443), registry_frontend_http_port (443) and registry_frontend_push_port (0) must all "
+     "differ"),
     ("http-port-big", {"registry_frontend_http_port": 70000},
      'registry_frontend_http_port 70000 is not valid: give a port number from 1 to 65535, or 0 for none.'),
     ("push-no-users", dict(ANONYMOUS_PULL, registry_users=[], registry_frontend_users=[]),
@@ -301,6 +312,12 @@ CASES = [
         {"upstream": "ghcr.io", "mirror": 'https://m.example.com"]\n  skip_verify = true\n[x."a'}]},
      'registry_client_containerd_mirrors[0].mirror "https://m.example.com\\"]\\n  skip_verify = true\\n[x.\\"a" '
      + GRAMMAR["https_root_url"]),
+    ("batches", {"registry_client_batches": [1, "0%"]},
+     'registry_client_batches[1] "0%" is not valid: give a number of hosts, or a percentage of the group such as 25%.'),
+    ("max-fail", {"registry_client_max_fail_percentage": 101},
+     "registry_client_max_fail_percentage 101 is not valid: give a whole number from 0 to 100."),
+    ("containerd-no-mirror", {"registry_client_containerd_mirrors": [{"upstream": "ghcr.io"}]},
+     "state is present but all of the following are missing: mirror found in registry_client_containerd_mirrors"),
     ("canary", {"registry_client_canary_image": "busybox latest"},
      f'registry_client_canary_image "busybox latest" {GRAMMAR["image"]}'),
     # registry_mirror
@@ -318,6 +335,10 @@ CASES = [
      'registry_mirror_upstreams[1] repeats name "hub" of registry_mirror_upstreams[0]'),
     ("mirror-name-dotdot", {"registry_mirror_upstreams": [{"name": "..", "remoteurl": "https://ghcr.io", "port": 8443}]},
      f'registry_mirror_upstreams[0].name ".." {GRAMMAR["instance"]}'),
+    ("mirror-no-port", {"registry_mirror_upstreams": [{"name": "hub", "remoteurl": "https://registry-1.docker.io"}]},
+     "state is present but all of the following are missing: port found in registry_mirror_upstreams"),
+    ("mirror-state", {"registry_mirror_upstreams": [{"name": "hub", "state": "gone"}]},
+     "value of state must be one of: present, absent, got: gone found in registry_mirror_upstreams"),
     ("mirror-second-url", {"registry_mirror_upstreams": [
         {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 8443},
         {"name": "ghcr", "remoteurl": "https://bot:PlantedGhcrPw@ghcr.io/v2", "port": 8444}]},
@@ -386,7 +407,9 @@ def case_vars(extra):
 
 @pytest.mark.parametrize("extra, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_hostile_input_stops_the_run_before_any_host_changes(tmp_path, extra, message):
-    result, output = run(tmp_path, case_vars(extra))
+    extra = dict(extra)
+    playbook = extra.pop("playbook", "site.yml")
+    result, output = run(tmp_path, case_vars(extra), playbook=playbook)
     assert result.returncode == 2, output[-3000:]
     messages = failure_messages(output)
     assert any(" ".join(message.split()) in m for m in messages), messages or output[-3000:]
@@ -396,9 +419,19 @@ def test_hostile_input_stops_the_run_before_any_host_changes(tmp_path, extra, me
     assert_no_secret(output, list(SECRETS.values()) + [KEY_SECRET, "PlantedUrlPw", "PlantedMirrorPw", "PlantedGhcrPw"])
 
 
+# Entries in state absent need nothing but the name that finds what to remove.
+REMOVALS = {
+    "registry_mirror_upstreams": BASE["registry_mirror_upstreams"] + [{"name": "old", "state": "absent",
+                                                                       "remove_data": True}],
+    "registry_client_registries": BASE["registry_client_registries"] + [{"address": "old.example.com",
+                                                                         "state": "absent"}],
+    "registry_client_containerd_mirrors": [{"upstream": "quay.io", "state": "absent"}],
+}
+
+
 @pytest.mark.parametrize("extra", [{}, PROVIDED, dict(ACME, registry_certs_names=["Registry.Example.COM."]),
-                                   dict(ANONYMOUS_PULL, registry_users=[])],
-                         ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull"])
+                                   dict(ANONYMOUS_PULL, registry_users=[]), REMOVALS],
+                         ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull", "removals"])
 def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extra):
     result, output = run(tmp_path, case_vars(extra), playbook="playbooks/validate.yml")
     assert result.returncode == 0, output[-3000:]

@@ -14,8 +14,13 @@ testinfra_hosts = ["ansible://docker_clients"]
 # A name without a dot needs its port in image names, or Docker means Docker Hub.
 PUSH = ["registry-v2:443", "registry-v3:5443"]
 HOSTS = ["registry-v2", "registry-v3"]
-USER = "ci:ci-password-1"
 ANONYMOUS = "DOCKER_CONFIG=/tmp/anonymous docker"
+
+
+def account(host):
+    """user:password of the scenario's test account."""
+    variables = host.ansible.get_variables()
+    return f"{variables['test_user']}:{variables['test_password']}"
 
 
 def probe(host, url, *args, ca=None):
@@ -68,7 +73,7 @@ def test_images_pushed_before_the_container_was_recreated_still_pull(host, regis
 
 @pytest.mark.parametrize("registry", PUSH)
 def test_catalog_lists_the_pushed_repository(host, registry):
-    response = probe(host, f"https://{registry}/v2/_catalog", f"--user {USER}", ca=registry)
+    response = probe(host, f"https://{registry}/v2/_catalog", f"--user {account(host)}", ca=registry)
     assert response["status"] == 200
     assert "smoke/busybox" in json.loads(response["body"])["repositories"]
 
@@ -101,7 +106,7 @@ def test_push_port_challenges_with_a_401_nginx_makes(host):
     assert response["headers"]["docker-distribution-api-version"] == ["registry/2.0"]
     assert response["headers"]["server"][0].startswith("nginx")
     assert probe(host, f"https://{registry}/v2/", "--user ci:wrong-password", ca=registry)["status"] == 401
-    assert probe(host, f"https://{registry}/v2/", f"--user {USER}", ca=registry)["status"] == 200
+    assert probe(host, f"https://{registry}/v2/", f"--user {account(host)}", ca=registry)["status"] == 200
 
 
 # Docker's words for a 401 (it has no login to offer) and for nginx's 403 page.

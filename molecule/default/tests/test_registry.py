@@ -59,8 +59,9 @@ def test_htpasswd_holds_bcrypt_hashes_readable_only_by_its_reader(host):
         htpasswd = host.file(f"{CONFIG_DIR}/htpasswd")
         assert (htpasswd.mode, htpasswd.user) == (0o600, "root")
     user, hashed = htpasswd.content_string.strip().split(":", 1)
-    assert user == "ci" and hashed.startswith("$2b$")
-    assert "ci-password-1" not in htpasswd.content_string
+    variables = host.ansible.get_variables()
+    assert user == variables["test_user"] and hashed.startswith("$2b$")
+    assert variables["test_password"] not in htpasswd.content_string
 
 
 def test_tls_key_is_private_and_certificate_names_the_host(host):
