@@ -27,6 +27,12 @@ DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$")
 URL_PATH = re.compile(r"^(?:/[A-Za-z0-9._~%-]*)*$")
 EAB_KID = re.compile(r"^[A-Za-z0-9._~+/=-]{1,256}$")
 BASE64URL = re.compile(r"^[A-Za-z0-9_-]{16,}={0,2}$")
+S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+S3_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ACCESS_KEY = re.compile(r"^[A-Za-z0-9+/=._-]{1,128}$")
+INVENTORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$")
+REDIS_PASSWORD = re.compile(r"^[A-Za-z0-9!#$%&()*+,./:;<=>?@\[\]^_`{|}~-]{16,512}$")
+MEMORY = re.compile(r"^[1-9][0-9]{0,15}(?:[kmg]b?)?$", re.I)
 IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 IMAGE = re.compile(
     rf"^(?:{LABEL}(?:\.{LABEL})*(?::[0-9]{{1,5}})?/)?{IMAGE_COMPONENT}(?:/{IMAGE_COMPONENT})*"
@@ -227,6 +233,30 @@ def image(value):
     return isinstance(value, str) and len(value) <= 512 and bool(IMAGE.fullmatch(value))
 
 
+def s3_bucket(value):
+    return isinstance(value, str) and bool(S3_BUCKET.fullmatch(value)) and ".." not in value
+
+
+def s3_region(value):
+    return isinstance(value, str) and bool(S3_REGION.fullmatch(value))
+
+
+def access_key(value):
+    return isinstance(value, str) and bool(ACCESS_KEY.fullmatch(value))
+
+
+def inventory_name(value):
+    return isinstance(value, str) and bool(INVENTORY_NAME.fullmatch(value))
+
+
+def redis_password(value):
+    return isinstance(value, str) and bool(REDIS_PASSWORD.fullmatch(value))
+
+
+def memory(value):
+    return isinstance(value, str) and bool(MEMORY.fullmatch(value))
+
+
 def eab_kid(value):
     return isinstance(value, str) and bool(EAB_KID.fullmatch(value))
 
@@ -252,6 +282,7 @@ GRAMMARS = {
     "https_root_url": (https_root_url, "an https:// root URL, https://host[:port], with no credentials, path, "
                                        "query or spaces", True),
     "repo_url": (repo_url, "an http(s):// URL with no credentials, query, fragment or spaces", True),
+    "endpoint_url": (root_url, "an http(s)://host[:port] URL with no credentials, path, query or spaces", True),
     "https_url": (https_url, "an https:// URL with no credentials, query, fragment or spaces", True),
     "insecure_registry": (insecure_registry, "host[:port] as in image names, or a CIDR network such as "
                                              "10.1.0.0/16 (no scheme or path)", True),
@@ -270,6 +301,15 @@ GRAMMARS = {
     "email": (email, "an e-mail address such as ops@example.com", True),
     "duration": (duration, "a Go duration such as 168h or 90m", True),
     "image": (image, "an image reference such as registry:2 or mirror.example.com/library/registry:3.0.0", True),
+    "s3_bucket": (s3_bucket, "an S3 bucket name: 3 to 63 lower-case letters, digits, '.' or '-', starting and "
+                             "ending with a letter or digit", True),
+    "s3_region": (s3_region, "a region name such as us-east-1 (lower-case letters, digits and '-')", True),
+    "access_key": (access_key, "an access key id as the S3 service gave it (letters, digits and '+/=._-')", False),
+    "inventory_name": (inventory_name, "an inventory host name (letters, digits, '_', '.', ':' or '-')", True),
+    "redis_password": (redis_password, "16 to 512 letters, digits or punctuation (no spaces, quotes or backslashes)",
+                       False),
+    "memory": (memory, "a redis memory size such as 512mb or 2gb (a number, optionally with k, kb, m, mb, g or gb)",
+               True),
     "eab_kid": (eab_kid, "an EAB key id as the CA gave it (letters, digits and '._~+/=-')", True),
     "eab_hmac_key": (eab_hmac_key, "the CA's base64url HMAC key (at least 16 characters of A-Z, a-z, 0-9, '-', '_')",
                      False),

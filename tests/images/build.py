@@ -7,7 +7,8 @@ here: a Debian base by debootstrap, a systemd host on top of it, distribution
 local Go), and a busybox image to push and pull. The registry and busybox
 images are also saved as archives in .cache/images/, which the registry role
 loads the way an air-gapped site would. The Go programs the tests run against
-the registries (the OCI conformance suite, crane) are built into .cache/go/.
+the registries (the OCI conformance suite, crane, the S3 server versitygw) are
+built into .cache/go/.
 
 An image is rebuilt only when its inputs change: each carries a label with the
 hash of everything it was built from (its build context, its parent's hash,
@@ -43,8 +44,11 @@ GO_PROGRAMS = {
     "oci-conformance": ("github.com/opencontainers/distribution-spec/conformance",
                         "v0.0.0-20260831232431-97274622c111"),
     "crane": ("github.com/google/go-containerregistry/cmd/crane", "v0.22.1"),
+    # The S3 server of the replicated scenario (its posix backend keeps a
+    # bucket as a directory).
+    "versitygw": ("github.com/versity/versitygw/cmd/versitygw", "v1.8.0"),
 }
-TEST_PROGRAMS = ("oci-conformance", "crane")
+TEST_PROGRAMS = ("oci-conformance", "crane", "versitygw")
 LABEL = "dockyard.inputs"
 
 # name -> (tag, parent, context dir, dockerfile, archive file or None)

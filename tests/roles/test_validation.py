@@ -36,6 +36,8 @@ SECRETS = {
     "upstream": "PlantedUpstreamPw44d0",
     "http": "PlantedHttpSecret0e8b5d",
     "eab": "PlantedEabHmacKey_b7c1e9d2",
+    "s3": "PlantedS3SecretKey_5d2e8a",
+    "redis": "PlantedRedisPassword_c41f",
 }
 
 # A valid estate: this machine is a registry host, a mirror host and a client.
@@ -86,6 +88,13 @@ ACME = {"registry_certs_mode": "acme", "registry_certs_names": ["registry.exampl
         "registry_certs_acme_email": "ops@example.com"}
 ANONYMOUS_PULL = {"registry_auth": "none", "registry_frontend_auth": "anonymous_pull",
                   "registry_frontend_push_port": 5443, "registry_frontend_users": BASE["registry_users"]}
+# Two replicas of one registry on S3 with a redis: this machine and replica-b.
+S3 = {"registry_storage": "s3", "registry_s3_bucket": "images", "registry_s3_endpoint": "https://s3.example.com:7070",
+      "registry_s3_access_key": "dockyard", "registry_s3_secret_key": SECRETS["s3"]}
+REDIS = {"registry_redis_address": "10.0.0.9:6379", "registry_redis_password": SECRETS["redis"]}
+REPLICAS = dict(S3, **REDIS, registry_replicas=["localhost", "replica-b"], registry_bind_address="10.0.0.5")
+REPLICA_B = dict(REPLICAS, registry_bind_address="10.0.0.6")
+REDIS_SERVER = {"redis_server_bind_address": "10.0.0.9", "redis_server_password": SECRETS["redis"]}
 GRAMMAR = {
     "instance": "is not valid: give 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit "
                 "(it names a container, files and an nginx vhost).",
@@ -250,16 +259,16 @@ CASES = [
     # registry_frontend
     ("server-path", {"registry_frontend_server_name": "example.com/registry"},
      f'registry_frontend_server_name "example.com/registry" {GRAMMAR["host"]}'),
-    ("upstream-injection", {"registry_frontend_upstream": "127.0.0.1:5000;\n}\nserver {\n listen 8081;",
+    ("upstream-injection", {"registry_frontend_upstreams": ["127.0.0.1:5000;\n}\nserver {\n listen 8081;"],
                             "playbook": FRONTEND},
-     f'registry_frontend_upstream "127.0.0.1:5000;\\n}}\\nserver {{\\n listen 8081;" {GRAMMAR["host_port"]}'),
+     f'registry_frontend_upstreams[0] "127.0.0.1:5000;\\n}}\\nserver {{\\n listen 8081;" {GRAMMAR["host_port"]}'),
     ("certificate-injection", {"registry_frontend_certificate": "/etc/dockyard/tls/registry/fullchain.pem; include /x",
                                "playbook": FRONTEND},
      f'registry_frontend_certificate "/etc/dockyard/tls/registry/fullchain.pem; include /x" {GRAMMAR["path"]}'),
     ("vhost-name", {"registry_frontend_name": "my registry", "playbook": FRONTEND},
      f'registry_frontend_name "my registry" {GRAMMAR["instance"]}'),
-    ("frontend-follows-registry", {"registry_frontend_name": "web", "registry_frontend_upstream": "127.0.0.1:5000"},
-     "registry_frontend_name, registry_frontend_upstream are set, but in a registry instance the front end takes "
+    ("frontend-follows-registry", {"registry_frontend_name": "web", "registry_frontend_upstreams": ["127.0.0.1:5000"]},
+     "registry_frontend_name, registry_frontend_upstreams are set, but in a registry instance the front end takes "
      "its upstream, certificate, vhost name and ACME webroot from the registry"),
     ("allow-word", {"registry_frontend_allow": ["office"]}, f'registry_frontend_allow[0] "office" {GRAMMAR["cidr"]}'),
     ("allow-injection", {"registry_frontend_allow": ["10.0.0.0/8; allow all"]},
@@ -363,6 +372,54 @@ CASES = [
      "value of docker_engine_source must be one of: distribution, docker, got: snap"),
     ("engine-repo", {"docker_engine_repo_url": "https://download.docker.com/ linux"},
      'docker_engine_repo_url "https://download.docker.com/ linux" is not valid: give an http(s):// URL'),
+    # registry: S3 storage, replicas and their redis
+    ("s3-without-bucket", dict(S3, registry_s3_bucket=""),
+     "registry_storage is s3 but registry_s3_bucket is empty: set the bucket and the access key pair"),
+    ("s3-without-keys", dict(S3, registry_s3_access_key="", registry_s3_secret_key=""),
+     "registry_storage is s3 but registry_s3_access_key and registry_s3_secret_key are empty"),
+    ("s3-bucket-name", dict(S3, registry_s3_bucket="Images_2"),
+     'registry_s3_bucket "Images_2" is not valid: give an S3 bucket name'),
+    ("s3-endpoint-path", dict(S3, registry_s3_endpoint="https://s3.example.com/images\nsecure: false"),
+     'registry_s3_endpoint "https://s3.example.com/images\\nsecure: false" is not valid: give an http(s)://host[:port] URL'),
+    ("s3-access-key-hidden", dict(S3, registry_s3_access_key=SECRETS["s3"] + "\nregion: x"),
+     "registry_s3_access_key is not valid: give an access key id as the S3 service gave it"),
+    ("s3-settings-without-s3", {"registry_s3_bucket": "images", "registry_s3_secret_key": SECRETS["s3"]},
+     "registry_s3_bucket, registry_s3_secret_key are set but registry_storage is filesystem; set registry_storage to s3"),
+    ("s3-and-filesystem", dict(S3, registry_config={"storage": {"filesystem": {"maxthreads": 100}}}),
+     "and storage filesystem and s3, but distribution takes exactly one storage driver"),
+    ("s3-small-parts", dict(S3, registry_s3_chunk_size=1048576),
+     "registry_s3_chunk_size 1048576 is below 5242880 (5 MiB)"),
+    ("s3-missing-ca", dict(S3, registry_s3_ca_file="/nonexistent/s3-ca.crt"),
+     'registry_s3_ca_file "/nonexistent/s3-ca.crt" does not exist on the controller'),
+    ("replicas-on-filesystem", {"registry_replicas": ["localhost", "replica-b"], "registry_bind_address": "10.0.0.5",
+                                "registry_http_secret": ""},
+     "registry_replicas names 2 hosts but registry_storage is filesystem: each replica would keep its own images."),
+    ("replicas-without-this-host", dict(S3, registry_replicas=["replica-b", "replica-c"]),
+     "registry_replicas (replica-b, replica-c) lists every host serving this registry, so it must include this one, "
+     "localhost."),
+    ("replica-on-loopback", dict(REPLICAS, registry_bind_address="127.0.0.1"),
+     "registry_bind_address is 127.0.0.1, but the front ends of the other replicas reach this registry there"),
+    ("replica-left-out", REPLICAS,
+     "registry_replicas names replica-b, which this run did not check (not in the registries group, or left out by "
+     "--limit): every replica must be in the run."),
+    ("replicas-disagree", dict(REPLICAS, others={"replica-b": dict(REPLICA_B, registry_http_secret=SECRETS["client"])}),
+     "serve one registry but differ in registry_replicas, registry_name, the storage"),
+    ("redis-password-grammar", dict(REDIS, registry_redis_password="short\npw"),
+     "registry_redis_password is not valid: give 16 to 512 letters, digits or punctuation"),
+    ("redis-password-alone", {"registry_redis_password": SECRETS["redis"]},
+     "registry_redis_password and registry_redis_db need registry_redis_address (host:port of the redis)."),
+    # redis_server
+    ("redis-server-without-password", dict(REDIS_SERVER, redis_server_password="",
+                                           groups=["registries", "mirrors", "docker_clients", "redis_servers"]),
+     "redis_server_password is empty: redis listens on one private address and asks every client for a password"),
+    ("redis-server-everywhere", dict(REDIS_SERVER, redis_server_bind_address="0.0.0.0", groups=["redis_servers"]),
+     "redis_server_bind_address is 0.0.0.0: redis would answer on every network."),
+    ("redis-server-memory", dict(REDIS_SERVER, redis_server_maxmemory="lots", groups=["redis_servers"]),
+     'redis_server_maxmemory "lots" is not valid: give a redis memory size such as 512mb or 2gb'),
+    ("redis-server-password-quote", dict(REDIS_SERVER, redis_server_password=SECRETS["redis"] + '" rename-command',
+                                         groups=["redis_servers"]),
+     "redis_server_password is not valid: give 16 to 512 letters, digits or punctuation (no spaces, quotes or "
+     "backslashes)."),
 ]
 
 
@@ -372,9 +429,13 @@ def run(tmp_path, host_vars, playbook="site.yml"):
     host_vars = dict(host_vars)
     groups = host_vars.pop("groups", ["registries", "docker_clients"]
                            + ([] if host_vars.get("registry_certs_mode") == "acme" else ["mirrors"]))
+    # Other hosts of the estate (replicas), in the same groups, also this machine.
+    hosts = {name: dict(copy.deepcopy(BASE), **values) for name, values in host_vars.pop("others", {}).items()}
+    hosts["localhost"] = host_vars
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory = {"all": {
-        "hosts": {"localhost": dict(host_vars, ansible_connection="local", ansible_python_interpreter=sys.executable)},
-        "children": {group: {"hosts": {"localhost": {}}} for group in groups}}}
+        "hosts": {name: dict(values, **local) for name, values in hosts.items()},
+        "children": {group: {"hosts": dict.fromkeys(hosts, {})} for group in groups}}}
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
@@ -430,8 +491,11 @@ REMOVALS = {
 
 
 @pytest.mark.parametrize("extra", [{}, PROVIDED, dict(ACME, registry_certs_names=["Registry.Example.COM."]),
-                                   dict(ANONYMOUS_PULL, registry_users=[]), REMOVALS],
-                         ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull", "removals"])
+                                   dict(ANONYMOUS_PULL, registry_users=[]), REMOVALS,
+                                   dict(REPLICAS, others={"replica-b": dict(REPLICA_B, **REDIS_SERVER)},
+                                        groups=["registries", "docker_clients", "redis_servers"], **REDIS_SERVER)],
+                         ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull", "removals",
+                              "replicas"])
 def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extra):
     result, output = run(tmp_path, case_vars(extra), playbook="playbooks/validate.yml")
     assert result.returncode == 0, output[-3000:]

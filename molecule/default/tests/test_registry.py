@@ -47,7 +47,7 @@ def test_container_reads_the_rendered_config(host):
         assert mounts["/auth/htpasswd"] == f"{CONFIG_DIR}/htpasswd"
     secret = host.file(f"{CONFIG_DIR}/http-secret")
     assert secret.mode == 0o600
-    assert len(config["http"]["secret"]) == 48
+    assert len(config["http"]["secret"]) == 64
     assert config["http"]["secret"] == secret.content_string
 
 

@@ -1,0 +1,116 @@
+"""Two replicas of one registry on S3 and redis, behind nginx on each, as an
+operator would check them after `ansible-playbook site.yml` and the failures
+of side_effect.yml."""
+
+import json
+import re
+
+import pytest
+import yaml
+
+testinfra_hosts = ["ansible://registry-a", "ansible://registry-b"]
+
+BUCKET = "/srv/s3/registry/dockyard/docker/registry/v2"
+CONFIG = "/etc/dockyard/registry"
+NAME = "registry.ha.test"
+REPLICAS = {"registry-a": "10.231.0.11", "registry-b": "10.231.0.12"}
+PRIVATE = {"registry-a": "10.231.1.11:5000", "registry-b": "10.231.1.12:5000"}
+
+
+def other(host, name):
+    return host.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)
+
+
+def account(host):
+    variables = host.ansible.get_variables()
+    return variables["test_user"], variables["test_password"]
+
+
+def config(host):
+    return yaml.safe_load(host.file(f"{CONFIG}/config.yml").content_string)
+
+
+def test_every_replica_signs_uploads_with_the_same_secret(host):
+    secrets = {name: other(host, name).file(f"{CONFIG}/http-secret") for name in REPLICAS}
+    assert {file.mode for file in secrets.values()} == {0o600}
+    assert len({file.content_string for file in secrets.values()}) == 1
+    assert config(host)["http"]["secret"] == secrets["registry-a"].content_string
+
+
+def test_registry_keeps_images_in_the_bucket_and_caches_in_redis(host):
+    variables = host.ansible.get_variables()
+    settings = config(host)
+    assert "filesystem" not in settings["storage"]
+    s3 = settings["storage"]["s3"]
+    assert s3["regionendpoint"] == variables["test_s3_endpoint"]
+    assert s3["forcepathstyle"] is True and s3["bucket"] == "registry" and s3["rootdirectory"] == "/dockyard"
+    assert settings["storage"]["cache"]["blobdescriptor"] == "redis"
+    assert settings["redis"]["addrs"] == ["10.231.1.32:6379"]
+
+
+def test_container_has_the_s3_ca_and_no_image_directory(host):
+    info = json.loads(host.check_output("docker inspect registry"))[0]
+    mounts = {m["Destination"]: m["Source"] for m in info["Mounts"] if m["Type"] == "bind"}
+    assert mounts["/etc/ssl/certs/dockyard-s3-ca.crt"] == f"{CONFIG}/s3-ca.crt"
+    assert "/var/lib/registry" not in mounts
+    assert not any(e.startswith("AWS_") for e in info["Config"]["Env"])
+    assert "OTEL_TRACES_EXPORTER=none" in info["Config"]["Env"]
+
+
+def test_no_replica_holds_image_data(host):
+    assert not host.file("/var/lib/registry").exists
+    # The image declares /var/lib/registry a volume: Docker made an empty one.
+    info = json.loads(host.check_output("docker inspect registry"))[0]
+    (volume,) = [m for m in info["Mounts"] if m["Destination"] == "/var/lib/registry"]
+    assert volume["Type"] == "volume"
+    assert host.check_output(f"find {volume['Source']} -type f | wc -l") == "0"
+
+
+def test_pushed_layers_and_manifests_are_objects_in_the_bucket(host):
+    s3 = other(host, "s3")
+    client = other(host, "client-ha")
+    crane = f"SSL_CERT_FILE=/etc/docker/certs.d/{NAME}/ca.crt crane"
+    digest = client.check_output(f"{crane} digest {NAME}/ha/stage:before-failures")
+    layers = json.loads(client.check_output(f"{crane} manifest {NAME}/ha/stage@{digest}"))["layers"]
+    for blob in [digest] + [layer["digest"] for layer in layers]:
+        hex_digest = blob.split(":")[1]
+        assert s3.file(f"{BUCKET}/blobs/sha256/{hex_digest[:2]}/{hex_digest}/data").is_file, blob
+    assert s3.file(f"{BUCKET}/repositories/ha/stage/_manifests/tags/before-failures").is_directory
+
+
+def test_redis_holds_blob_descriptors_and_evicts_least_recently_used(host):
+    redis = other(host, "redis")
+    password = host.ansible.get_variables()["test_redis_password"]
+    answer = redis.check_output(
+        f"printf 'AUTH %s\\nCONFIG GET maxmemory-policy\\nKEYS blobs::*\\n' '{password}' | redis-cli -h 10.231.1.32")
+    lines = answer.splitlines()
+    assert lines[:3] == ["OK", "maxmemory-policy", "allkeys-lru"]
+    assert any(line.startswith("blobs::sha256:") for line in lines[3:])
+
+
+def test_redis_refuses_clients_without_the_password(host):
+    redis = other(host, "redis")
+    assert "NOAUTH Authentication required" in redis.check_output("redis-cli -h 10.231.1.32 KEYS '*'")
+
+
+def test_registries_answer_on_the_private_network_only(host):
+    for name, address in PRIVATE.items():
+        # Every replica's front end reaches every registry...
+        assert json.loads(host.check_output(f"probe http://{address}/v2/"))["status"] == 401, name
+        # ...and the client, on the public network, none.
+        answer = json.loads(other(host, "client-ha").check_output(f"probe http://{address}/v2/"))
+        assert re.search(r"timed out|unreachable|No route", answer.get("error", "")), (name, answer)
+
+
+def test_front_end_balances_over_both_registries(host):
+    vhost = host.file("/etc/nginx/conf.d/dockyard-registry.conf").content_string
+    for address in PRIVATE.values():
+        assert f"server {address} max_fails=1 fail_timeout=10s;" in vhost
+    assert "proxy_next_upstream error timeout http_502 http_503 http_504;" in vhost
+
+
+@pytest.mark.parametrize("replica", sorted(REPLICAS))
+def test_each_front_end_serves_the_name_with_the_login(host, replica):
+    answer = json.loads(other(host, "client-ha").check_output(
+        f"probe https://{REPLICAS[replica]}/v2/ --insecure --user {':'.join(account(host))}"))
+    assert answer["status"] == 200
