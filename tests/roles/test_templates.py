@@ -1,9 +1,11 @@
 """Generated files get only values that passed a grammar.
 
-Every variable a template renders into nginx's vhost, certbot's settings or
-containerd's hosts.toml must be checked in its role's validate.yml with a
-grammar, and no such grammar lets through what would let a value break out of
-its place in the file: a line break, a quote, a brace, a semicolon, a space.
+Every variable a template renders into nginx's vhost, certbot's settings,
+containerd's hosts.toml or redis's settings must be checked in its role's
+validate.yml with a grammar, and no such grammar lets through what would let a
+value break out of its place in the file: a line break, a quote, a brace, a
+semicolon, a space (in redis's quoted strings: a line break, a quote, a space
+or a backslash).
 (registry's config.yml and daemon.json are written from data by to_nice_yaml
 and json.dumps, which quote every value.)
 """
@@ -21,15 +23,18 @@ spec = importlib.util.spec_from_file_location("dockyard_filters", ROOT / "filter
 filters = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(filters)
 
-# template -> (role whose validate.yml checks it, {loop variable: the list it iterates})
+BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x}y", "x{y", "x;y", "x y", "x\ty", "x$y", "x`y", "x#y"]
+REDIS_BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x y", "x\ty", "x\\y"]
+# template -> (role whose validate.yml checks it, {loop variable: the list it iterates}, what breaks out)
 TEMPLATES = {
-    "roles/registry_frontend/templates/vhost.conf.j2": ("registry_frontend", {}),
-    "roles/registry_certs/templates/acme.ini.j2": ("registry_certs", {}),
-    "roles/registry_client/templates/hosts.toml.j2": ("registry_client", {"item": "registry_client_containerd_mirrors"}),
+    "roles/registry_frontend/templates/vhost.conf.j2": ("registry_frontend", {}, BREAKOUTS),
+    "roles/registry_certs/templates/acme.ini.j2": ("registry_certs", {}, BREAKOUTS),
+    "roles/registry_client/templates/hosts.toml.j2": ("registry_client", {"item": "registry_client_containerd_mirrors"},
+                                                      BREAKOUTS),
+    "roles/redis_server/templates/dockyard.conf.j2": ("redis_server", {}, REDIS_BREAKOUTS),
 }
 # Rendered but not given by the inventory: computed from checked values.
 DERIVED = {"registry_certs_acme_cert_name": "certbot certificate name"}
-BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x}y", "x{y", "x;y", "x y", "x\ty", "x$y", "x`y", "x#y"]
 
 
 def rendered_variables(template):
@@ -40,7 +45,7 @@ def rendered_variables(template):
 
 def rendered_grammars(template):
     """{variable or variable.field: grammar} of what the template renders."""
-    role, loops = TEMPLATES[template]
+    role, loops, _ = TEMPLATES[template]
     checked = grammars(role)
     text = (ROOT / template).read_text()
     found = {}
@@ -74,16 +79,16 @@ def test_every_rendered_variable_is_checked_by_a_grammar(template):
 
 
 def used_grammars():
-    return sorted({grammar.split(":")[-1] for template in TEMPLATES
+    return sorted({(template, grammar.split(":")[-1]) for template in TEMPLATES
                    for grammar in rendered_grammars(template).values() if grammar})
 
 
-@pytest.mark.parametrize("grammar", used_grammars())
-def test_no_grammar_of_a_rendered_value_lets_a_breakout_through(grammar):
+@pytest.mark.parametrize("template, grammar", used_grammars())
+def test_no_grammar_of_a_rendered_value_lets_a_breakout_through(template, grammar):
     check = filters.GRAMMARS[grammar][0]
     for valid_start in ["registry.example.com", "https://registry.example.com", "/etc/dockyard/x", "10.0.0.0/8",
                         "ops@example.com", "443", "kid-1", "AAAAAAAAAAAAAAAAAAAA"]:
-        for breakout in BREAKOUTS:
+        for breakout in TEMPLATES[template][2]:
             value = valid_start + breakout[1:]
             assert not check(value), f"grammar {grammar} accepts {value!r}"
 
