@@ -33,6 +33,9 @@ ACCESS_KEY = re.compile(r"^[A-Za-z0-9+/=._-]{1,128}$")
 INVENTORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$")
 REDIS_PASSWORD = re.compile(r"^[A-Za-z0-9!#$%&()*+,./:;<=>?@\[\]^_`{|}~-]{16,512}$")
 MEMORY = re.compile(r"^[1-9][0-9]{0,15}(?:[kmg]b?)?$", re.I)
+REPOSITORY_PATTERN = re.compile(r"^[a-z0-9._/*?\[\]!-]{1,255}$")
+AGE = re.compile(r"^[0-9]{1,6}[smhdw]$")
+CALENDAR = re.compile(r"^[A-Za-z0-9 *:/,.~+-]{1,128}$")
 IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 IMAGE = re.compile(
     rf"^(?:{LABEL}(?:\.{LABEL})*(?::[0-9]{{1,5}})?/)?{IMAGE_COMPONENT}(?:/{IMAGE_COMPONENT})*"
@@ -257,6 +260,28 @@ def memory(value):
     return isinstance(value, str) and bool(MEMORY.fullmatch(value))
 
 
+def repository_pattern(value):
+    return isinstance(value, str) and bool(REPOSITORY_PATTERN.fullmatch(value))
+
+
+def age(value):
+    return isinstance(value, str) and bool(AGE.fullmatch(value))
+
+
+def regex(value):
+    if not isinstance(value, str) or not 0 < len(value) <= 256 or re.search(r"[\x00-\x1f]", value):
+        return False
+    try:
+        re.compile(value)
+    except re.error:
+        return False
+    return True
+
+
+def calendar(value):
+    return isinstance(value, str) and bool(CALENDAR.fullmatch(value)) and value.strip() == value
+
+
 def eab_kid(value):
     return isinstance(value, str) and bool(EAB_KID.fullmatch(value))
 
@@ -310,6 +335,12 @@ GRAMMARS = {
                        False),
     "memory": (memory, "a redis memory size such as 512mb or 2gb (a number, optionally with k, kb, m, mb, g or gb)",
                True),
+    "repository_pattern": (repository_pattern, "a shell pattern of repository names such as ci/* or team-?/app "
+                                               "(lower-case letters, digits, '._/-' and '*?[]!')", True),
+    "age": (age, "a number and a unit, s, m, h, d or w, such as 30d", True),
+    "regex": (regex, "a (Python) regular expression of at most 256 characters, such as v[0-9].*", True),
+    "calendar": (calendar, "a systemd calendar expression such as daily or Sun *-*-* 03:00 (letters, digits, "
+                           "spaces and '*:/,.~+-')", True),
     "eab_kid": (eab_kid, "an EAB key id as the CA gave it (letters, digits and '._~+/=-')", True),
     "eab_hmac_key": (eab_hmac_key, "the CA's base64url HMAC key (at least 16 characters of A-Z, a-z, 0-9, '-', '_')",
                      False),
@@ -366,8 +397,9 @@ def dockyard_refusals(checks):
 def dockyard_record_refusals(records, variable, fields, unique=None):
     """Sentences for the records (dicts) of a list whose fields break their grammars.
 
-    fields: {field: grammar}; a field that is absent passes (the argument spec
-    says which are required). unique: a field whose values must differ.
+    fields: {field: grammar}, with the prefixes dockyard_refusals knows; a
+    field that is absent passes (the argument spec says which are required).
+    unique: a field whose values must differ.
     """
     if not isinstance(records, (list, tuple)):
         return [f"{variable} must be a list of mappings, not {_shown(records)}."]
@@ -379,15 +411,30 @@ def dockyard_record_refusals(records, variable, fields, unique=None):
             continue
         for field, grammar in fields.items():
             if field in record and record[field] is not None:
-                sentence = _refusal(f"{variable}[{index}].{field}", record[field], grammar)
-                if sentence:
-                    sentences.append(sentence)
+                sentences += dockyard_refusals([[f"{variable}[{index}].{field}", record[field], grammar]])
         if unique and unique in record:
             key = str(record[unique])
             if key in seen:
                 sentences.append(f"{variable}[{index}] repeats {unique} {_shown(record[unique])} "
                                  f"of {variable}[{seen[key]}]: each must be listed once.")
             seen.setdefault(key, index)
+    return sentences
+
+
+def dockyard_retention_refusals(rules, variable):
+    """Sentences for the retention rules that break a grammar or would let every tag go."""
+    fields = {"repositories": "repository_pattern", "keep_tags": "list:regex", "older_than": "optional:age"}
+    sentences = dockyard_record_refusals(rules, variable, fields)
+    if sentences:
+        return sentences
+    for index, rule in enumerate(rules):
+        if not (_is_int(rule.get("keep_last", 0)) and int(rule.get("keep_last", 0)) >= 0):
+            sentences.append(f"{variable}[{index}].keep_last {_shown(rule.get('keep_last'))} is not valid: "
+                             "give a whole number, 0 or more.")
+        elif not (int(rule.get("keep_last", 0)) or rule.get("older_than")):
+            sentences.append(f"{variable}[{index}] ({rule.get('repositories')}) sets neither keep_last above 0 nor "
+                             "older_than, so every tag keep_tags does not name would go: set keep_last, older_than "
+                             "or both.")
     return sentences
 
 
@@ -484,6 +531,7 @@ class FilterModule:
         return {
             "dockyard_refusals": dockyard_refusals,
             "dockyard_record_refusals": dockyard_record_refusals,
+            "dockyard_retention_refusals": dockyard_retention_refusals,
             "dockyard_in_state": dockyard_in_state,
             "dockyard_redact": dockyard_redact,
             "dockyard_uncovered": dockyard_uncovered,

@@ -1,11 +1,12 @@
 """Generated files get only values that passed a grammar.
 
 Every variable a template renders into nginx's vhost, certbot's settings,
-containerd's hosts.toml or redis's settings must be checked in its role's
+containerd's hosts.toml, redis's settings or a systemd unit must be checked in its role's
 validate.yml with a grammar, and no such grammar lets through what would let a
 value break out of its place in the file: a line break, a quote, a brace, a
 semicolon, a space (in redis's quoted strings: a line break, a quote, a space
-or a backslash).
+or a backslash; in a systemd unit: a line break, a backslash, a '%', a quote or
+a semicolon).
 (registry's config.yml and daemon.json are written from data by to_nice_yaml
 and json.dumps, which quote every value.)
 """
@@ -25,6 +26,8 @@ spec.loader.exec_module(filters)
 
 BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x}y", "x{y", "x;y", "x y", "x\ty", "x$y", "x`y", "x#y"]
 REDIS_BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x y", "x\ty", "x\\y"]
+# systemd units: a new line or a continuation, a specifier, a quote or a word separator of ExecStart.
+SYSTEMD_BREAKOUTS = ["x\ny", "x\ry", "x\\y", "x%y", 'x"y', "x'y", "x;y"]
 # template -> (role whose validate.yml checks it, {loop variable: the list it iterates}, what breaks out)
 TEMPLATES = {
     "roles/registry_frontend/templates/vhost.conf.j2": ("registry_frontend", {}, BREAKOUTS),
@@ -32,6 +35,8 @@ TEMPLATES = {
     "roles/registry_client/templates/hosts.toml.j2": ("registry_client", {"item": "registry_client_containerd_mirrors"},
                                                       BREAKOUTS),
     "roles/redis_server/templates/dockyard.conf.j2": ("redis_server", {}, REDIS_BREAKOUTS),
+    "roles/registry/templates/dockyard-gc.service.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
+    "roles/registry/templates/dockyard-gc.timer.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
 }
 # Rendered but not given by the inventory: computed from checked values.
 DERIVED = {"registry_certs_acme_cert_name": "certbot certificate name"}
@@ -107,6 +112,10 @@ def test_grammars_accept_what_real_deployments_use():
         "user_name": ["ci", "team-a.ci", "bot@example.com"],
         "password": ["ci-password-1", "pass word with spaces", "x" * 72],
         "duration": ["168h", "90m", "1h30m"],
+        "calendar": ["daily", "Sun *-*-* 03:00", "Mon..Fri 02:30", "*-*-01 04:00:00", "weekly"],
+        "repository_pattern": ["*", "ci/*", "team-?/app", "library/[a-m]*", "a/b/c"],
+        "age": ["30d", "12h", "1w"],
+        "regex": ["latest", "v[0-9].*", "release-(stable|lts)", "^main-[a-f0-9]{7}$"],
     }
     for grammar, values in accepted.items():
         for value in values:

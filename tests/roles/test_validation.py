@@ -93,6 +93,10 @@ S3 = {"registry_storage": "s3", "registry_s3_bucket": "images", "registry_s3_end
       "registry_s3_access_key": "dockyard", "registry_s3_secret_key": SECRETS["s3"]}
 REDIS = {"registry_redis_address": "10.0.0.9:6379", "registry_redis_password": SECRETS["redis"]}
 REPLICAS = dict(S3, **REDIS, registry_replicas=["localhost", "replica-b"], registry_bind_address="10.0.0.5")
+DELETES = {"registry_config": {"storage": {"delete": {"enabled": True}}}}
+RETENTION = dict(DELETES, registry_gc_schedule="Sun *-*-* 03:00", registry_retention_apply=True,
+                 registry_retention_rules=[{"repositories": "ci/*", "keep_last": 10, "keep_tags": ["latest", "v[0-9].*"],
+                                            "older_than": "30d"}, {"repositories": "*", "older_than": "52w"}])
 REPLICA_B = dict(REPLICAS, registry_bind_address="10.0.0.6")
 REDIS_SERVER = {"redis_server_bind_address": "10.0.0.9", "redis_server_password": SECRETS["redis"]}
 GRAMMAR = {
@@ -404,10 +408,34 @@ CASES = [
      "--limit): every replica must be in the run."),
     ("replicas-disagree", dict(REPLICAS, others={"replica-b": dict(REPLICA_B, registry_http_secret=SECRETS["client"])}),
      "serve one registry but differ in registry_replicas, registry_name, the storage"),
+    ("replicas-disagree-retention",
+     dict(REPLICAS, others={"replica-b": dict(REPLICA_B, registry_retention_rules=[{"repositories": "*",
+                                                                                    "older_than": "30d"}])}),
+     "registry_http_secret or the retention policy (registry_retention_rules): give every replica the same values."),
     ("redis-password-grammar", dict(REDIS, registry_redis_password="short\npw"),
      "registry_redis_password is not valid: give 16 to 512 letters, digits or punctuation"),
     ("redis-password-alone", {"registry_redis_password": SECRETS["redis"]},
      "registry_redis_password and registry_redis_db need registry_redis_address (host:port of the redis)."),
+    # retention and garbage collection
+    ("retention-unbounded", {"registry_retention_rules": [{"repositories": "ci/*", "keep_tags": ["latest"]}]},
+     "registry_retention_rules[0] (ci/*) sets neither keep_last above 0 nor older_than, so every tag keep_tags does "
+     "not name would go"),
+    ("retention-regex", {"registry_retention_rules": [{"repositories": "ci/*", "keep_last": 3, "keep_tags": ["v[0-9"]}]},
+     'registry_retention_rules[0].keep_tags[0] "v[0-9" is not valid: give a (Python) regular expression'),
+    ("retention-age", {"registry_retention_rules": [{"repositories": "ci/*", "older_than": "30 days"}]},
+     'registry_retention_rules[0].older_than "30 days" is not valid: give a number and a unit, s, m, h, d or w'),
+    ("retention-pattern", {"registry_retention_rules": [{"repositories": "ci/*\n- repositories: '*'", "keep_last": 1}]},
+     "registry_retention_rules[0].repositories \"ci/*\\n- repositories: '*'\" is not valid: give a shell pattern"),
+    ("gc-schedule-injection", dict(DELETES, registry_gc_schedule="daily\nExecStartPre=/bin/sh -c id"),
+     'registry_gc_schedule "daily\\nExecStartPre=/bin/sh -c id" is not valid: give a systemd calendar expression'),
+    ("gc-schedule-unknown", dict(DELETES, registry_gc_schedule="Sunday noon-ish"),
+     'registry_gc_schedule "Sunday noon-ish" is not a calendar expression systemd takes'),
+    ("gc-schedule-without-deletes", {"registry_gc_schedule": "daily"},
+     "registry_gc_schedule is set, but the registry refuses deletes, so nothing could be collected: set "
+     "registry_config: {storage: {delete: {enabled: true}}}."),
+    ("gc-schedule-replicas", dict(REPLICAS, registry_config=DELETES["registry_config"], registry_gc_schedule="daily"),
+     "registry_gc_schedule is set, but registry_replicas names localhost, replica-b: a timer on one host cannot "
+     "make every replica read-only."),
     # redis_server
     ("redis-server-without-password", dict(REDIS_SERVER, redis_server_password="",
                                            groups=["registries", "mirrors", "docker_clients", "redis_servers"]),
@@ -493,9 +521,10 @@ REMOVALS = {
 @pytest.mark.parametrize("extra", [{}, PROVIDED, dict(ACME, registry_certs_names=["Registry.Example.COM."]),
                                    dict(ANONYMOUS_PULL, registry_users=[]), REMOVALS,
                                    dict(REPLICAS, others={"replica-b": dict(REPLICA_B, **REDIS_SERVER)},
-                                        groups=["registries", "docker_clients", "redis_servers"], **REDIS_SERVER)],
+                                        groups=["registries", "docker_clients", "redis_servers"], **REDIS_SERVER),
+                                   RETENTION],
                          ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull", "removals",
-                              "replicas"])
+                              "replicas", "retention"])
 def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extra):
     result, output = run(tmp_path, case_vars(extra), playbook="playbooks/validate.yml")
     assert result.returncode == 0, output[-3000:]

@@ -9,8 +9,9 @@ import yaml
 
 import docker_daemon_config
 import registry_htpasswd
+import registry_retention
 
-MODULES = [docker_daemon_config, registry_htpasswd]
+MODULES = [docker_daemon_config, registry_htpasswd, registry_retention]
 KEYS = ("type", "default", "choices", "elements", "required", "no_log")
 
 

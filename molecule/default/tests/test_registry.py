@@ -106,3 +106,21 @@ def test_certificate_in_its_renewal_window_was_renewed_and_is_served(host):
     renewed = on_disk != before_side_effect(host)["serial"]
     # Only the host's own CA renews; a provided certificate is the operator's.
     assert renewed == (host.ansible.get_variables().get("registry_certs_mode") != "provided")
+
+
+def test_garbage_collection_timer_collects_and_leaves_the_registry_writable(host):
+    timer = "dockyard-gc-registry.timer"
+    assert host.run(f"systemctl is-enabled {timer}").stdout.strip() == "enabled"
+    assert host.run(f"systemctl is-active {timer}").stdout.strip() == "active"
+    assert "OnCalendar=Sun *-*-* 03:00" in host.file(f"/etc/systemd/system/{timer}").content_string
+    before = host.file(f"{CONFIG_DIR}/config.yml").content_string
+    started = host.run("systemctl start dockyard-gc-registry.service")
+    assert started.rc == 0, host.run("journalctl -u dockyard-gc-registry.service --no-pager").stdout
+    lines = host.check_output("journalctl -u dockyard-gc-registry.service --no-pager -o cat").splitlines()
+    result = json.loads([line for line in lines if line.startswith("{")][-1])
+    assert result["bytes_freed"] == result["bytes_before"] - result["bytes_after"] >= 0
+    assert "blobs marked" in result["summary"] and result["readonly_seconds"] > 0
+    # Back to the deployed config.yml, byte for byte, and taking pushes.
+    assert host.file(f"{CONFIG_DIR}/config.yml").content_string == before
+    assert not host.file(f"{CONFIG_DIR}/config.yml.before-gc").exists
+    assert json.loads(host.check_output("probe http://127.0.0.1:5000/v2/"))["status"] in (200, 401)

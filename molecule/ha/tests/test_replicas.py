@@ -114,3 +114,10 @@ def test_each_front_end_serves_the_name_with_the_login(host, replica):
     answer = json.loads(other(host, "client-ha").check_output(
         f"probe https://{REPLICAS[replica]}/v2/ --insecure --user {':'.join(account(host))}"))
     assert answer["status"] == 200
+
+
+def test_collector_on_one_replica_refuses_and_points_to_the_playbook(host):
+    run = host.run(f"dockyard-registry-gc {CONFIG}/gc.json run")
+    assert run.rc == 1
+    assert "is served by registry-a, registry-b: collect its garbage with playbooks/gc.yml" in run.stderr
+    assert not host.file(f"{CONFIG}/config.yml.before-gc").exists

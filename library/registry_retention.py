@@ -1,0 +1,402 @@
+#!/usr/bin/python
+"""Delete the tags a retention policy lets go, through the registry's HTTP API."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: registry_retention
+short_description: Apply a tag retention policy to a distribution registry
+description:
+  - Reads every repository of the registry at O(url) (its catalog), every tag, and
+    what each tag points at (image manifests and indexes, with the date their
+    images were built), and works out which tags O(rules) lets go.
+  - A repository is governed by the first rule whose O(rules[].repositories)
+    pattern matches its name; a repository no rule matches keeps every tag.
+    Within a rule a tag goes only when it matches none of O(rules[].keep_tags),
+    is not among the O(rules[].keep_last) newest of the other tags, and, when
+    O(rules[].older_than) is set, is older than that.
+  - Dry run unless O(apply) (and never in check mode) - the result reports, per
+    repository, the tags and digests that go, and the bytes a garbage
+    collection would free afterwards.
+  - Distribution 2.x deletes manifests by digest only, which takes every tag
+    of that digest away - with O(delete_tags=false) a digest is deleted only
+    when every tag pointing at it goes, and never while a kept tag or a kept
+    index still references it. Distribution 3.x deletes a tag alone
+    (O(delete_tags=true)); its manifest is then untagged, and
+    C(registry garbage-collect --delete-untagged) removes it.
+  - Deleting needs C(storage.delete.enabled) in the registry's configuration;
+    a registry that refuses deletes makes the module fail before it deletes
+    anything else.
+  - Speaks basic authentication (the htpasswd auth of the roles, or nginx's).
+options:
+  url:
+    description: Root URL of the registry or its front end, C(https://host[:port]).
+    type: str
+    required: true
+  username:
+    description: User allowed to delete.
+    type: str
+  password:
+    description: Password of O(username).
+    type: str
+    no_log: true
+  ca_path:
+    description: PEM file of the CA that signed the registry's certificate; empty uses the system's CAs.
+    type: path
+  validate_certs:
+    description: Check the registry's certificate.
+    type: bool
+    default: true
+  rules:
+    description: The policy, first matching rule first.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      repositories:
+        description: Shell pattern of the repository names the rule governs, e.g. C(ci/*) or C(*).
+        type: str
+        required: true
+      keep_last:
+        description: >-
+          How many of the newest tags, besides those O(rules[].keep_tags) names, always stay (by the build date
+          of their images, then by name).
+        type: int
+        default: 0
+      keep_tags:
+        description: Regular expressions of tags that always stay (whole tag), e.g. C(latest) or C(v[0-9].*).
+        type: list
+        elements: str
+        default: []
+      older_than:
+        description: >-
+          Only tags older than this go, as a number and a unit, C(s), C(m), C(h), C(d) or C(w) (C(30d)); empty
+          lets every tag outside the kept ones go. A rule sets O(rules[].keep_last), O(rules[].older_than) or both.
+        type: str
+        default: ""
+  delete_tags:
+    description: Delete tags one by one (distribution 3.x); false deletes manifests by digest (2.x).
+    type: bool
+    default: false
+  apply:
+    description: Delete what the policy lets go; false only reports it.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds each HTTP request may take.
+    type: int
+    default: 60
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+requirements:
+  - A registry speaking the distribution API (v2), reachable from where the task runs.
+author:
+  - dockyard contributors
+"""
+
+EXAMPLES = r"""
+- name: Report what the policy would delete (nothing is deleted).
+  registry_retention:
+    url: https://registry.example.com
+    username: janitor
+    password: "{{ vault_janitor_password }}"
+    ca_path: /etc/docker/certs.d/registry.example.com/ca.crt
+    rules:
+      - repositories: "ci/*"
+        keep_last: 10
+        keep_tags: [latest, "v[0-9].*"]
+        older_than: 30d
+  delegate_to: localhost
+  register: retention
+
+- name: Delete it, on distribution 3.x.
+  registry_retention:
+    url: https://registry.example.com
+    username: janitor
+    password: "{{ vault_janitor_password }}"
+    rules: "{{ retention_rules }}"
+    delete_tags: true
+    apply: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+repositories:
+  description: Per repository that loses something, what goes and what stays.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: ci/app
+      rule: "ci/*"
+      delete: [{tag: build-17, digest: "sha256:3f1c..."}]
+      delete_digests: ["sha256:3f1c..."]
+      keep: [latest, build-18, build-19]
+bytes_freed:
+  description: >-
+    Bytes of manifests, configs and layers that nothing kept references any more: what a garbage
+    collection after the deletes frees (the layers of untagged index children only with --delete-untagged).
+  returned: always
+  type: int
+  sample: 734003200
+applied:
+  description: Whether the deletes were made (false in a dry run and in check mode).
+  returned: always
+  type: bool
+  sample: false
+"""
+
+import base64
+import datetime
+import fnmatch
+import json
+import re
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC = dict(
+    url=dict(type="str", required=True),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    ca_path=dict(type="path"),
+    validate_certs=dict(type="bool", default=True),
+    rules=dict(type="list", elements="dict", required=True, options=dict(
+        repositories=dict(type="str", required=True),
+        keep_last=dict(type="int", default=0),
+        keep_tags=dict(type="list", elements="str", default=[]),
+        older_than=dict(type="str", default=""),
+    )),
+    delete_tags=dict(type="bool", default=False),
+    apply=dict(type="bool", default=False),
+    timeout=dict(type="int", default=60),
+)
+
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
+               "application/vnd.docker.distribution.manifest.list.v2+json")
+IMAGE_TYPES = ("application/vnd.oci.image.manifest.v1+json",
+               "application/vnd.docker.distribution.manifest.v2+json")
+ACCEPT = ", ".join(INDEX_TYPES + IMAGE_TYPES)
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+class RetentionError(Exception):
+    pass
+
+
+def seconds(duration):
+    """30d -> 2592000; empty -> None."""
+    if not duration:
+        return None
+    match = re.fullmatch(r"([0-9]+)([smhdw])", duration)
+    if not match:
+        raise RetentionError(f"older_than {duration!r} is not a number and a unit (s, m, h, d or w), e.g. 30d")
+    return int(match.group(1)) * UNITS[match.group(2)]
+
+
+def parse_created(value):
+    """An image config's created time (RFC 3339, nanoseconds allowed); the epoch when absent or odd."""
+    if not isinstance(value, str):
+        return EPOCH
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", value)
+    if not match:
+        return EPOCH
+    base, fraction, zone = match.groups()
+    text = base + "." + (fraction or "0")[:6].ljust(6, "0") + ("+00:00" if zone == "Z" else zone)
+    return datetime.datetime.fromisoformat(text)
+
+
+def check_rules(rules):
+    for number, rule in enumerate(rules):
+        where = f"rules[{number}] ({rule['repositories']})"
+        if rule["keep_last"] < 0:
+            raise RetentionError(f"{where}: keep_last must be 0 or more")
+        if not rule["keep_last"] and not rule["older_than"]:
+            raise RetentionError(f"{where} sets neither keep_last nor older_than, so it would delete every tag "
+                                 "that keep_tags does not name; set one of them")
+        seconds(rule["older_than"])
+        for pattern in rule["keep_tags"]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise RetentionError(f"{where}: keep_tags {pattern!r} is not a regular expression: {exc}") from exc
+
+
+class Registry:
+    """The distribution API at url, with basic authentication."""
+
+    def __init__(self, url, username, password, ca_path, validate_certs, timeout):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.headers = {}
+        if username:
+            token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {token}"
+        self.context = ssl.create_default_context(cafile=ca_path or None)
+        if not validate_certs:
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
+
+    def request(self, method, path, accept=None):
+        headers = dict(self.headers, **({"Accept": accept} if accept else {}))
+        request = urllib.request.Request(self.url + path, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")[:500]
+            raise RetentionError(f"{method} {path} answered {exc.code}: {body.strip()}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise RetentionError(f"{method} {self.url}{path} failed: {exc}") from exc
+
+    def paged(self, path, key):
+        """Every entry of a paginated list (the catalog, a repository's tags)."""
+        entries, next_path = [], path + ("&" if "?" in path else "?") + "n=1000"
+        while next_path:
+            _, headers, body = self.request("GET", next_path)
+            entries += json.loads(body).get(key) or []
+            link = headers.get("Link") or headers.get("link") or ""
+            match = re.match(r'<([^>]+)>;\s*rel="next"', link)
+            next_path = urllib.parse.urlsplit(match.group(1))._replace(scheme="", netloc="").geturl() if match else None
+        return entries
+
+    def catalog(self):
+        return self.paged("/v2/_catalog", "repositories")
+
+    def tags(self, repository):
+        return self.paged(f"/v2/{repository}/tags/list", "tags")
+
+    def manifest(self, repository, reference):
+        _, headers, body = self.request("GET", f"/v2/{repository}/manifests/{reference}", accept=ACCEPT)
+        digest = headers.get("Docker-Content-Digest") or headers.get("docker-content-digest")
+        return digest, json.loads(body), len(body)
+
+    def config_created(self, repository, digest):
+        _, _, body = self.request("GET", f"/v2/{repository}/blobs/{digest}")
+        return parse_created(json.loads(body).get("created"))
+
+    def delete(self, repository, reference):
+        self.request("DELETE", f"/v2/{repository}/manifests/{reference}")
+
+
+def describe(registry, repository, reference, manifests):
+    """Read a manifest (and an index's children) into manifests: digest -> facts."""
+    digest, body, size = registry.manifest(repository, reference)
+    if digest in manifests:
+        return digest
+    media_type = body.get("mediaType", "")
+    if media_type in INDEX_TYPES or "manifests" in body:
+        children = [describe(registry, repository, child["digest"], manifests) for child in body["manifests"]]
+        manifests[digest] = {"size": size, "children": children, "blobs": {},
+                             "created": max((manifests[c]["created"] for c in children), default=EPOCH)}
+    else:
+        blobs = {layer["digest"]: layer.get("size", 0) for layer in body.get("layers", [])}
+        config = body.get("config") or {}
+        if config.get("digest"):
+            blobs[config["digest"]] = config.get("size", 0)
+        created = registry.config_created(repository, config["digest"]) if config.get("digest") else EPOCH
+        manifests[digest] = {"size": size, "children": [], "blobs": blobs, "created": created}
+    return digest
+
+
+def read(registry):
+    """Every repository: its tags -> digest, and the manifests they reach."""
+    repositories = {}
+    for repository in registry.catalog():
+        manifests, tags = {}, {}
+        for tag in registry.tags(repository):
+            tags[tag] = describe(registry, repository, tag, manifests)
+        repositories[repository] = {"tags": tags, "manifests": manifests}
+    return repositories
+
+
+def reach(digests, manifests):
+    """The digests and every index child below them."""
+    seen, todo = set(), list(digests)
+    while todo:
+        digest = todo.pop()
+        if digest not in seen:
+            seen.add(digest)
+            todo += manifests[digest]["children"]
+    return seen
+
+
+def plan(repositories, rules, now, delete_tags):
+    """What goes: per repository, the tags, the digests to delete, the tags kept; and the bytes freed."""
+    report, kept_blobs, freed = [], {}, {}
+    for name, repository in sorted(repositories.items()):
+        tags, manifests = repository["tags"], repository["manifests"]
+        rule = next((r for r in rules if fnmatch.fnmatchcase(name, r["repositories"])), None)
+        keep = set(tags)
+        if rule is not None:
+            keep = {t for t in tags if any(re.fullmatch(p, t) for p in rule["keep_tags"])}
+            newest = sorted(set(tags) - keep, key=lambda t: (manifests[tags[t]]["created"], t), reverse=True)
+            keep |= set(newest[:rule["keep_last"]])
+            age = seconds(rule["older_than"])
+            if age is not None:
+                keep |= {t for t in tags if (now - manifests[tags[t]]["created"]).total_seconds() <= age}
+        protected = reach({tags[t] for t in keep}, manifests)
+        going = sorted(t for t in tags if t not in keep)
+        if delete_tags:
+            # Tags go one by one; the manifests left untagged (and the
+            # children of an untagged index) go at the next collection.
+            references = going
+            gone = {tags[t] for t in going} - {tags[t] for t in keep}
+            removed = reach(gone, manifests) - protected
+        else:
+            # A digest goes with all its tags: one a kept tag shares, or a
+            # kept index holds, stays, and so do its other tags.
+            gone = {tags[t] for t in going} - protected
+            references = sorted(gone)
+            removed = gone
+            keep |= {t for t in going if tags[t] not in gone}
+            going = [t for t in going if tags[t] in gone]
+        for digest in protected:
+            kept_blobs[digest] = manifests[digest]["size"]
+            kept_blobs.update(manifests[digest]["blobs"])
+        for digest in removed:
+            freed[digest] = manifests[digest]["size"]
+            freed.update(manifests[digest]["blobs"])
+        if going:
+            report.append({"name": name, "rule": rule["repositories"] if rule else None,
+                           "delete": [{"tag": t, "digest": tags[t]} for t in going],
+                           "delete_digests": sorted(gone), "keep": sorted(keep), "references": references})
+    # What every repository keeps is kept: registries share blobs across repositories.
+    bytes_freed = sum(size for digest, size in freed.items() if digest not in kept_blobs)
+    return report, bytes_freed
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    applying = params["apply"] and not module.check_mode
+    registry = Registry(params["url"], params["username"], params["password"], params["ca_path"],
+                        params["validate_certs"], params["timeout"])
+    try:
+        check_rules(params["rules"])
+        report, bytes_freed = plan(read(registry), params["rules"],
+                                   datetime.datetime.now(datetime.timezone.utc), params["delete_tags"])
+        if applying:
+            for repository in report:
+                for reference in repository["references"]:
+                    registry.delete(repository["name"], reference)
+    except RetentionError as exc:
+        module.fail_json(msg=str(exc))
+    for repository in report:
+        del repository["references"]
+    module.exit_json(changed=bool(report) and (applying or module.check_mode), repositories=report,
+                     bytes_freed=bytes_freed, applied=applying)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The retention policy's decisions, on repositories described as the module reads them."""
+
+import datetime
+import re
+
+import pytest
+
+import registry_retention as retention
+
+NOW = datetime.datetime(2026, 11, 25, tzinfo=datetime.timezone.utc)
+
+
+def day(n):
+    return NOW - datetime.timedelta(days=n)
+
+
+def image(created, *blobs):
+    return {"size": 500, "children": [], "created": created, "blobs": {b: 1000 for b in blobs}}
+
+
+def repository():
+    """ci/app: builds 1-4 (one per day, build-3 and latest one digest), a release,
+    and a two-platform index whose amd64 child shares a layer with build-1."""
+    manifests = {
+        "d1": image(day(40), "cfg1", "base", "l1"),
+        "d2": image(day(30), "cfg2", "base", "l2"),
+        "d3": image(day(20), "cfg3", "base", "l3"),
+        "d4": image(day(1), "cfg4", "base", "l4"),
+        "drel": image(day(90), "cfgrel", "base", "lrel"),
+        "amd64": image(day(50), "cfga", "l1"),
+        "arm64": image(day(50), "cfgb", "lb"),
+    }
+    manifests["idx"] = {"size": 300, "children": ["amd64", "arm64"], "created": day(50), "blobs": {}}
+    tags = {"build-1": "d1", "build-2": "d2", "build-3": "d3", "latest": "d3", "build-4": "d4",
+            "v1.0": "drel", "multi": "idx"}
+    return {"ci/app": {"tags": tags, "manifests": manifests},
+            "other": {"tags": {"old": "o1"}, "manifests": {"o1": image(day(400), "cfgo", "base", "lo")}}}
+
+
+RULE = {"repositories": "ci/*", "keep_last": 2, "keep_tags": ["v[0-9].*"], "older_than": ""}
+
+
+def test_newest_and_matching_tags_stay_and_unmatched_repositories_are_untouched():
+    report, _ = retention.plan(repository(), [RULE], NOW, delete_tags=True)
+    assert [r["name"] for r in report] == ["ci/app"]
+    # build-4 and build-3/latest are the newest (latest shares build-3's date), v1.0 matches.
+    assert report[0]["keep"] == ["build-4", "latest", "v1.0"]
+    assert [d["tag"] for d in report[0]["delete"]] == ["build-1", "build-2", "build-3", "multi"]
+
+
+def test_tag_deletes_free_what_no_kept_manifest_shares():
+    report, freed = retention.plan(repository(), [RULE], NOW, delete_tags=True)
+    # d3 stays tagged as latest; d1, d2 and the index with both children go.
+    assert report[0]["delete_digests"] == ["d1", "d2", "idx"]
+    blobs = {"cfg1", "l1", "cfg2", "l2", "cfga", "cfgb", "lb"}  # base is kept; l1 goes with amd64 too
+    assert freed == 1000 * len(blobs) + 500 * 4 + 300
+
+
+def test_digest_deletes_spare_a_digest_a_kept_tag_shares():
+    report, freed = retention.plan(repository(), [RULE], NOW, delete_tags=False)
+    entry = report[0]
+    # build-3 points at latest's digest: deleting it would take latest too.
+    assert "build-3" in entry["keep"] and entry["references"] == ["d1", "d2", "idx"]
+    # 2.x keeps an untagged index's children: only the index itself goes of it.
+    assert freed == 1000 * len({"cfg1", "l1", "cfg2", "l2"}) + 500 * 2 + 300
+
+
+def test_digest_deletes_spare_the_children_of_a_kept_index():
+    repositories = repository()
+    repositories["ci/app"]["tags"]["amd64-only"] = "amd64"
+    rule = dict(RULE, keep_tags=["v[0-9].*", "multi"])
+    report, _ = retention.plan(repositories, [rule], NOW, delete_tags=False)
+    assert "amd64" not in report[0]["references"] and "amd64-only" in report[0]["keep"]
+
+
+def test_keep_last_counts_the_tags_keep_tags_does_not_name():
+    rule = dict(RULE, keep_tags=["latest", "build-4"], keep_last=1)
+    report, _ = retention.plan(repository(), [rule], NOW, delete_tags=True)
+    # latest and build-4 stay by name; the newest of the others is build-3.
+    assert report[0]["keep"] == ["build-3", "build-4", "latest"]
+
+
+def test_older_than_keeps_what_is_younger():
+    rule = dict(RULE, keep_last=0, older_than="25d")
+    report, _ = retention.plan(repository(), [rule], NOW, delete_tags=True)
+    assert [d["tag"] for d in report[0]["delete"]] == ["build-1", "build-2", "multi"]
+
+
+def test_first_matching_rule_governs():
+    rules = [{"repositories": "ci/app", "keep_last": 10, "keep_tags": [], "older_than": ""}, RULE]
+    report, freed = retention.plan(repository(), rules, NOW, delete_tags=True)
+    assert report == [] and freed == 0
+
+
+@pytest.mark.parametrize("rule, message", [
+    ({"keep_last": 0, "older_than": ""}, "sets neither keep_last nor older_than"),
+    ({"older_than": "a month"}, "older_than 'a month' is not a number and a unit"),
+    ({"keep_tags": ["v[0-9"]}, "keep_tags 'v[0-9' is not a regular expression"),
+    ({"keep_last": -1}, "keep_last must be 0 or more"),
+])
+def test_rules_that_would_surprise_are_refused(rule, message):
+    with pytest.raises(retention.RetentionError, match=re.escape(message)):
+        retention.check_rules([dict(RULE, **rule)])
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2026-11-20T10:00:00.123456789Z", datetime.datetime(2026, 11, 20, 10, 0, 0, 123456, datetime.timezone.utc)),
+    ("2026-11-20T10:00:00+01:00", datetime.datetime(2026, 11, 20, 9, 0, 0, tzinfo=datetime.timezone.utc)),
+    (None, retention.EPOCH),
+    ("yesterday", retention.EPOCH),
+])
+def test_created_dates_parse(value, expected):
+    assert retention.parse_created(value) == expected
