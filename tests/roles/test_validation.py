@@ -416,6 +416,8 @@ CASES = [
      "registry_redis_password is not valid: give 16 to 512 letters, digits or punctuation"),
     ("redis-password-alone", {"registry_redis_password": SECRETS["redis"]},
      "registry_redis_password and registry_redis_db need registry_redis_address (host:port of the redis)."),
+    ("log-formatter", {"registry_log_formatter": "xml"},
+     "value of registry_log_formatter must be one of: text, json, logstash, got: xml"),
     # retention and garbage collection
     ("retention-unbounded", {"registry_retention_rules": [{"repositories": "ci/*", "keep_tags": ["latest"]}]},
      "registry_retention_rules[0] (ci/*) sets neither keep_last above 0 nor older_than, so every tag keep_tags does "

@@ -1,6 +1,7 @@
 """A registry host as an operator would check it after `ansible-playbook site.yml`."""
 
 import json
+import re
 
 import yaml
 
@@ -8,6 +9,7 @@ testinfra_hosts = ["ansible://registries"]
 
 CONFIG_DIR = "/etc/dockyard/registry"
 CONFIG_PATH = {"2": "/etc/docker/registry/config.yml", "3": "/etc/distribution/config.yml"}
+ACCESS_LINE = re.compile(r'^\S+ - \S+ \[[^]]+\] "[A-Z]+ ')
 
 
 def inspect(host, name="registry"):
@@ -124,3 +126,19 @@ def test_garbage_collection_timer_collects_and_leaves_the_registry_writable(host
     assert host.file(f"{CONFIG_DIR}/config.yml").content_string == before
     assert not host.file(f"{CONFIG_DIR}/config.yml.before-gc").exists
     assert json.loads(host.check_output("probe http://127.0.0.1:5000/v2/"))["status"] in (200, 401)
+
+
+def test_registry_logs_in_the_format_asked_without_trace_export_errors(host):
+    hostvars = host.ansible.get_variables()
+    logs = host.run("docker logs registry")
+    lines = [line for line in (logs.stdout + logs.stderr).splitlines() if line.strip()]
+    assert lines
+    # 3.x exports traces to localhost:4318 unless told not to, and logs each failure.
+    assert not [line for line in lines if "traces export" in line or "localhost:4318" in line]
+    # Access lines keep the combined log format; every other line is in the formatter's.
+    events = [line for line in lines if not ACCESS_LINE.match(line)]
+    assert events and len(events) < len(lines)
+    if hostvars.get("registry_log_formatter") == "json":
+        assert all(json.loads(line)["level"] for line in events)
+    else:
+        assert all(line.startswith("time=") and " level=" in line for line in events), events[:5]
