@@ -98,6 +98,8 @@ RETENTION = dict(DELETES, registry_gc_schedule="Sun *-*-* 03:00", registry_reten
                  registry_retention_rules=[{"repositories": "ci/*", "keep_last": 10, "keep_tags": ["latest", "v[0-9].*"],
                                             "older_than": "30d"}, {"repositories": "*", "older_than": "52w"}])
 REPLICA_B = dict(REPLICAS, registry_bind_address="10.0.0.6")
+OBSERVED = {"registry_image": "registry:3", "registry_metrics_port": 5001, "registry_metrics_bind_address": "10.0.0.5",
+            "registry_otlp_endpoint": "https://otel.example.com:4318", "registry_mirror_metrics_port_base": 5200}
 REDIS_SERVER = {"redis_server_bind_address": "10.0.0.9", "redis_server_password": SECRETS["redis"]}
 GRAMMAR = {
     "instance": "is not valid: give 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit "
@@ -112,6 +114,7 @@ GRAMMAR = {
     "host_port": "is not valid: give host[:port] as in image names, e.g. registry.example.com:5000 or "
                  "[2001:db8::1]:443 (no scheme, path or spaces; port 1-65535).",
     "port": "is not valid: give a port number from 1 to 65535.",
+    "port_or_zero": "is not valid: give a port number from 1 to 65535, or 0 for none.",
     "root_url": "is not valid: give the root URL of a registry, http(s)://host[:port], with no credentials, path, "
                 "query or spaces (give an account in the username and password settings).",
     "https_root_url": "is not valid: give an https:// root URL, https://host[:port], with no credentials, path, "
@@ -418,6 +421,23 @@ CASES = [
      "registry_redis_password and registry_redis_db need registry_redis_address (host:port of the redis)."),
     ("log-formatter", {"registry_log_formatter": "xml"},
      "value of registry_log_formatter must be one of: text, json, logstash, got: xml"),
+    # registry: metrics and traces
+    ("metrics-everywhere", {"registry_metrics_port": 5001, "registry_metrics_bind_address": "0.0.0.0"},
+     "registry_metrics_bind_address is 0.0.0.0, every address of the host, but the debug server asks no password"),
+    ("metrics-registry-port", {"registry_metrics_port": 5000},
+     "registry_metrics_port and registry_port are both 5000; give the metrics their own port."),
+    ("metrics-frontend-port", {"registry_metrics_port": 443},
+     "registry_metrics_port (443) is also a port of the front end"),
+    ("metrics-debug-config", {"registry_config": {"http": {"debug": {"addr": "0.0.0.0:5001"}}}},
+     "registry_config.http.debug is set; the debug server serves metrics, /debug/vars and /debug/pprof to anyone "
+     "who reaches it."),
+    ("metrics-port-big", {"registry_metrics_port": 65536}, f'registry_metrics_port 65536 {GRAMMAR["port_or_zero"]}'),
+    ("otlp-2x", {"registry_otlp_endpoint": "http://otel.example.com:4318"},
+     "registry_otlp_endpoint is set, but distribution 2.x sends no traces"),
+    ("otlp-newline", {"registry_image": "registry:3", "registry_otlp_endpoint": "http://otel:4318\nOTEL_X=1"},
+     'registry_otlp_endpoint "http://otel:4318\\nOTEL_X=1" is not valid: give an http(s):// URL'),
+    ("mirror-metrics-ports", {"registry_mirror_metrics_port_base": 5100},
+     "or of their metrics ports 5101-5101 (registry_mirror_metrics_port_base), which must not overlap either"),
     # retention and garbage collection
     ("retention-unbounded", {"registry_retention_rules": [{"repositories": "ci/*", "keep_tags": ["latest"]}]},
      "registry_retention_rules[0] (ci/*) sets neither keep_last above 0 nor older_than, so every tag keep_tags does "
@@ -524,9 +544,9 @@ REMOVALS = {
                                    dict(ANONYMOUS_PULL, registry_users=[]), REMOVALS,
                                    dict(REPLICAS, others={"replica-b": dict(REPLICA_B, **REDIS_SERVER)},
                                         groups=["registries", "docker_clients", "redis_servers"], **REDIS_SERVER),
-                                   RETENTION],
+                                   RETENTION, OBSERVED],
                          ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull", "removals",
-                              "replicas", "retention"])
+                              "replicas", "retention", "metrics-and-traces"])
 def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extra):
     result, output = run(tmp_path, case_vars(extra), playbook="playbooks/validate.yml")
     assert result.returncode == 0, output[-3000:]

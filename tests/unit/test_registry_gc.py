@@ -31,7 +31,7 @@ DELETES = {"storage": {"filesystem": {"rootdirectory": "/var/lib/registry"}, "de
 
 def test_refuses_a_registry_whose_deletes_are_disabled(tmp_path):
     target = registry(tmp_path, {"storage": {"filesystem": {}}})
-    for step in (target.check, target.readonly, target.collect, target.run):
+    for step in (target.check, target.collect, target.run):
         with pytest.raises(gc.GCError, match=r"deletes are disabled in .*config\.yml, so nothing can be collected: "
                                              r"set registry_config: \{storage: \{delete: \{enabled: true\}\}\}"):
             step()

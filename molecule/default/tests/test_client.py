@@ -150,6 +150,26 @@ def test_registry_port_is_not_reachable_except_through_nginx(host, name):
     assert "error" in probe(host, f"http://{name}:5000/v2/")
 
 
+@pytest.mark.parametrize("name", HOSTS)
+def test_metrics_are_not_reachable_from_the_client(host, name):
+    """Published on the registry host's loopback only (registry_metrics_port 5001)."""
+    assert "refused" in probe(host, f"http://{name}:5001/metrics")["error"]
+    through_nginx = probe(host, f"https://{name}/metrics", "--insecure")
+    assert through_nginx["status"] == 404 and "registry_http_requests_total" not in through_nginx["body"]
+
+
+def test_registry_v3_sends_its_traces_to_the_collector_given(host):
+    """The OTLP receiver of prepare.yml records what registry-v3 posts to it."""
+    records = [json.loads(line) for line in host.file("/var/lib/otlp-receiver/traces.jsonl").content_string.splitlines()]
+    assert records and all(r["path"] == "/v1/traces" and r["content_type"] == "application/x-protobuf"
+                           and "error" not in r for r in records)
+    resources = [resource for record in records for resource in record["resources"]]
+    services = {(r["attributes"]["service.name"], r["attributes"]["service.version"][:3]) for r in resources}
+    assert services == {("registry", "v3.")}
+    spans = {span for resource in resources for span in resource["spans"]}
+    assert "GET /v2/" in spans and any(span.startswith("PUT /v2/smoke/") for span in spans), sorted(spans)[:20]
+
+
 def test_one_gib_layer_pushes_and_pulls_through_nginx(host):
     """1 GiB of random bytes (incompressible: 1 GiB on the wire) in one layer,
     pushed with a login and pulled back anonymously."""

@@ -10,6 +10,11 @@ testinfra_hosts = ["ansible://registries"]
 CONFIG_DIR = "/etc/dockyard/registry"
 CONFIG_PATH = {"2": "/etc/docker/registry/config.yml", "3": "/etc/distribution/config.yml"}
 ACCESS_LINE = re.compile(r'^\S+ - \S+ \[[^]]+\] "[A-Z]+ ')
+METRIC_LINE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+# The blob-descriptor cache's request counter, per major version.
+CACHE_REQUESTS = {"2": ("registry_storage_cache_total", {"type": "Request"}),
+                  "3": ("registry_storage_cache_requests_total", {})}
 
 
 def inspect(host, name="registry"):
@@ -142,3 +147,43 @@ def test_registry_logs_in_the_format_asked_without_trace_export_errors(host):
         assert all(json.loads(line)["level"] for line in events)
     else:
         assert all(line.startswith("time=") and " level=" in line for line in events), events[:5]
+
+
+def scrape(host, port):
+    """The registry's metrics as {(name, frozenset of label pairs): value}."""
+    text = json.loads(host.check_output(f"probe http://127.0.0.1:{port}/metrics"))["body"]
+    samples = {}
+    for line in text.splitlines():
+        match = METRIC_LINE.match(line)
+        if match:
+            labels = frozenset(LABEL.findall(match["labels"] or ""))
+            samples[match["name"], labels] = float(match["value"])
+    return samples
+
+
+def total(samples, name, **labels):
+    wanted = set(labels.items())
+    return sum(value for (each, pairs), value in samples.items() if each == name and wanted <= pairs)
+
+
+def test_metrics_count_requests_and_storage_on_loopback_only(host):
+    hostvars = host.ansible.get_variables()
+    port, major = hostvars["registry_metrics_port"], hostvars["expected_version"][0]
+    assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+    user = "" if hostvars.get("registry_auth") == "none" else f" --user {hostvars['test_user']}:{hostvars['test_password']}"
+    manifest = "http://127.0.0.1:5000/v2/smoke/busybox/manifests/before-recreate"
+    before = scrape(host, port)
+    for _ in range(3):
+        assert json.loads(host.check_output(f"probe {manifest}{user}"))["status"] == 200
+    after = scrape(host, port)
+    delta = {name: total(after, name, **labels) - total(before, name, **labels) for name, labels in (
+        ("registry_http_requests_total", {"handler": "manifest", "method": "get", "code": "200"}),
+        ("registry_storage_action_seconds_count", {"driver": "filesystem"}),
+        CACHE_REQUESTS[major])}
+    assert delta["registry_http_requests_total"] == 3
+    assert delta["registry_storage_action_seconds_count"] > 0
+    assert delta[CACHE_REQUESTS[major][0]] >= 3
+    # 2.x keeps its pull-through cache counters in /debug/vars, 3.x in Prometheus.
+    proxy = [name for name, _ in after if name.startswith("registry_proxy_")]
+    assert bool(proxy) == (major == "3"), proxy

@@ -1,6 +1,7 @@
 """The mirror caches what it served and takes no pushes."""
 
 import json
+import re
 
 import pytest
 
@@ -34,13 +35,30 @@ def test_config_is_a_proxy_with_a_ttl(host):
     assert "remoteurl: http://" in config and ":5000" in config and "ttl: 24h" in config
 
 
+def proxy_counters(host):
+    """The dockerhub cache's registry_proxy_*_total counters, blobs and manifests
+    together, from its metrics on loopback (registry_mirror_metrics_port_base
+    5200, upstream 1)."""
+    body = json.loads(host.check_output("probe http://127.0.0.1:5201/metrics"))["body"]
+    counters = {}
+    for name, value in re.findall(r'^registry_proxy_(\w+)_total\{type="(?:blob|manifest)"\} (\S+)$', body, re.M):
+        counters[name] = counters.get(name, 0) + float(value)
+    return counters
+
+
 def test_second_pull_is_served_from_the_cache(host):
-    before = upstream_blob_fetches(host)
+    before, counted = upstream_blob_fetches(host), proxy_counters(host)
     assert before > 0  # the first client's pull went through to the upstream
     client = host.get_host("ansible://client2", ansible_inventory=host.backend.ansible_inventory)
     client.check_output("docker rmi --force busybox:latest")
     client.check_output("docker pull busybox:latest")
     assert upstream_blob_fetches(host) == before
+    # The cache's own count: every request a hit, none a miss, nothing pulled upstream.
+    after = proxy_counters(host)
+    hits = after["hits"] - counted["hits"]
+    assert hits >= 1 and after["requests"] - counted["requests"] == hits
+    assert (after["misses"], after["pulled_bytes"]) == (counted["misses"], counted["pulled_bytes"])
+    assert not host.socket("tcp://0.0.0.0:5201").is_listening
 
 
 @pytest.mark.parametrize("port", [443, 8443])
