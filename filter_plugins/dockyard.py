@@ -479,6 +479,17 @@ def dockyard_uncovered(names, subject_alt_names):
     return uncovered
 
 
+def dockyard_present_keys(config, keys):
+    """The keys, each a section or section.key, that the configuration mapping has."""
+    present = []
+    for key in keys:
+        section, _, name = key.partition(".")
+        value = (config or {}).get(section)
+        if section in (config or {}) and (not name or (isinstance(value, dict) and name in value)):
+            present.append(key)
+    return present
+
+
 # daemon.json keys dockerd (20.10 up to 28.x) reads on Linux, by JSON type.
 DAEMON_KEYS = {
     bool: ["cri-containerd", "debug", "experimental", "icc", "init", "ip-forward", "ip-forward-no-drop", "ip-masq",
@@ -535,5 +546,6 @@ class FilterModule:
             "dockyard_in_state": dockyard_in_state,
             "dockyard_redact": dockyard_redact,
             "dockyard_uncovered": dockyard_uncovered,
+            "dockyard_present_keys": dockyard_present_keys,
             "dockyard_daemon_config_refusals": dockyard_daemon_config_refusals,
         }

@@ -18,6 +18,7 @@ from pathlib import Path
 import jinja2
 import jinja2.meta
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("dockyard_filters", ROOT / "filter_plugins" / "dockyard.py")
@@ -120,3 +121,9 @@ def test_grammars_accept_what_real_deployments_use():
     for grammar, values in accepted.items():
         for value in values:
             assert filters.GRAMMARS[grammar][0](value), f"grammar {grammar} refuses {value!r}"
+
+
+def test_a_replaced_replica_rests_as_long_as_the_front_end_skips_it():
+    vhost = (ROOT / "roles/registry_frontend/templates/vhost.conf.j2").read_text()
+    registry_vars = yaml.safe_load((ROOT / "roles/registry/vars/main.yml").read_text())
+    assert re.findall(r"fail_timeout=(\d+)s", vhost) == [str(registry_vars["registry_replica_rest_seconds"])]

@@ -432,6 +432,13 @@ CASES = [
      "registry_config.http.debug is set; the debug server serves metrics, /debug/vars and /debug/pprof to anyone "
      "who reaches it."),
     ("metrics-port-big", {"registry_metrics_port": 65536}, f'registry_metrics_port 65536 {GRAMMAR["port_or_zero"]}'),
+    ("removed-in-3x", {"registry_image": "registry:3",
+                       "registry_config": {"reporting": {"bugsnag": {"apikey": "x"}}, "redis": {"pool": {"maxidle": 16}},
+                                           "storage": {"cache": {"blobdescriptor": "inmemory"}}}},
+     "registry_config.reporting, registry_config.redis.pool: distribution 3.x (registry_image registry:3) no longer "
+     "reads them, and would ignore them or fail to start. Remove them (README, Upgrading from 2.x)."),
+    ("removed-driver-in-3x", {"registry_image": "registry:3", "registry_config": {"storage": {"swift": {}}}},
+     "registry_config.storage.swift: distribution 3.x (registry_image registry:3) no longer reads it"),
     ("otlp-2x", {"registry_otlp_endpoint": "http://otel.example.com:4318"},
      "registry_otlp_endpoint is set, but distribution 2.x sends no traces"),
     ("otlp-newline", {"registry_image": "registry:3", "registry_otlp_endpoint": "http://otel:4318\nOTEL_X=1"},

@@ -1,8 +1,10 @@
 """The host-side garbage collector (roles/registry/files/dockyard-registry-gc):
-its refusals, its measure of a data directory, and its S3 request signing.
+its refusals, its measure of a data directory, its S3 request signing and its
+search for the schema 1 manifests 3.x cannot serve.
 Its read-only window and collections run for real in the Molecule scenarios."""
 
 import datetime
+import hashlib
 import importlib.machinery
 import importlib.util
 import json
@@ -91,3 +93,39 @@ def test_a_registry_nothing_was_pushed_to_has_nothing_to_collect(tmp_path, monke
     monkeypatch.setattr(gc, "docker", broken)
     with pytest.raises(gc.GCError, match="AccessDenied"):
         target.collect()
+
+
+def store(data, repository, manifest, tags=()):
+    """Lay a manifest out as distribution stores it: its blob, its revision and its tags."""
+    text = json.dumps(manifest).encode()
+    digest = hashlib.sha256(text).hexdigest()
+    v2 = data / "docker/registry/v2"
+    files = {f"blobs/sha256/{digest[:2]}/{digest}/data": text,
+             f"repositories/{repository}/_manifests/revisions/sha256/{digest}/link": f"sha256:{digest}".encode()}
+    files.update({f"repositories/{repository}/_manifests/tags/{tag}/current/link": f"sha256:{digest}".encode()
+                  for tag in tags})
+    for path, content in files.items():
+        (v2 / path).parent.mkdir(parents=True, exist_ok=True)
+        (v2 / path).write_bytes(content)
+    return f"sha256:{digest}"
+
+
+def test_schema1_lists_the_manifests_3x_cannot_serve_with_their_tags(tmp_path):
+    data = tmp_path / "data"
+    old = store(data, "team/legacy", {"schemaVersion": 1, "name": "team/legacy", "fsLayers": []}, ["2016", "old"])
+    untagged = store(data, "team/legacy", {"schemaVersion": 1, "name": "team/legacy", "tag": "gone"})
+    store(data, "team/legacy", {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"},
+          ["latest"])
+    store(data, "base", {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json"}, ["1"])
+    # A revision whose blob is gone serves nothing, on any version.
+    (data / "docker/registry/v2/repositories/base/_manifests/revisions/sha256" / ("0" * 64)).mkdir(parents=True)
+    (data / "docker/registry/v2/repositories/base/_manifests/revisions/sha256" / ("0" * 64) / "link").write_text("x")
+    found = registry(tmp_path, DELETES).schema1()
+    assert found["manifests"] == 5
+    assert found["schema1"] == sorted([{"repository": "team/legacy", "digest": old, "tags": ["2016", "old"]},
+                                       {"repository": "team/legacy", "digest": untagged, "tags": []}],
+                                      key=lambda item: item["digest"])
+
+
+def test_schema1_on_an_empty_registry_finds_nothing(tmp_path):
+    assert registry(tmp_path, DELETES).schema1() == {"registry": "registry", "manifests": 0, "schema1": []}
