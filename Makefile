@@ -8,14 +8,21 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 DEMO_PORT ?= 5443
+# make bench's sizes; make test runs the same scenario (bench) as a one-round
+# smoke with small images.
+BENCH_ROUNDS ?= 4
+BENCH_MIB ?= 1024
+BENCH_MIRROR_LAYERS ?= 6
+BENCH_MIRROR_MIB ?= 8
 
 .PHONY: help host-demo host-test venv images images-demo docs lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
-	test demo demo-down demo-check clean
+	test bench demo demo-down demo-check clean
 
 help:
 	@echo "make demo       a registry in a sandbox host, deployed by site.yml (DEMO_PORT=$(DEMO_PORT))"
 	@echo "make demo-down  remove the sandbox"
 	@echo "make test       lint, unit tests and every Molecule scenario: $(SCENARIOS)"
+	@echo "make bench      the measurements, side by side, into reports/bench/ (BENCH_ROUNDS=$(BENCH_ROUNDS))"
 	@echo "make images     build the offline test images (reused while unchanged)"
 	@echo "make docs       write defaults/main.yml and the README's option tables from each role's argument spec"
 
@@ -58,6 +65,11 @@ $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 # output printed whole when it ends.
 test: lint unit
 	$(MAKE) --jobs=2 --output-sync=target molecule demo-check
+
+# Not part of make test: figures are not pass or fail on a shared machine.
+bench: venv images
+	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_MIB=$(BENCH_MIB) BENCH_MIRROR_LAYERS=$(BENCH_MIRROR_LAYERS) \
+	BENCH_MIRROR_MIB=$(BENCH_MIRROR_MIB) molecule test --scenario-name bench
 
 demo: host-demo venv images-demo
 	ansible-playbook -i demo/inventory.yml demo/demo.yml -e demo_port=$(DEMO_PORT)

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Side-by-side measurements of the registry paths this project builds.
+
+bench.py frontend OUT --rounds N --mib M NAME=HOST:PORT ...
+    Push and pull of a fresh layer of M MiB of random bytes (incompressible)
+    through each NAME, in turn, N rounds; the first NAME is the baseline.
+bench.py mirror OUT --rounds N --mib M --layers L --hosted HOST:PORT --cache HOST:PORT
+    Each round pushes a fresh image of L layers of M MiB to the hosted
+    registry, then pulls it from the hosted registry (no cache, the
+    baseline), through the cache (cold: fetched from the hosted registry),
+    and through the cache again (warm).
+bench.py report OUT_DIR PART.json ...
+    Medians, spread and ratios to the baseline of every part, as a table on
+    the terminal and as OUT_DIR/bench-<UTC>.json and OUT_DIR/latest.json.
+
+A client run (frontend, mirror) logs in as BENCH_CREDS (USER:PASS, from the
+environment, never on a command line) and writes OUT: the seconds of every try, per row
+and direction, and the bytes moved by each. Pushes and pulls go through
+skopeo, which sends and fetches blobs as they are (no compression, no
+extraction): what is measured is the registry path, not the client's CPU.
+Images are OCI layouts written to a scratch directory and removed after use.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHUNK = 4 << 20
+# No copy may take longer: a stuck path fails the run instead of holding it.
+SKOPEO_TIMEOUT = 300
+
+
+def blob(directory, data):
+    digest = hashlib.sha256(data).hexdigest()
+    (directory / "blobs/sha256" / digest).write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def random_layer(directory, mib):
+    """A layer of random bytes, written to the layout as it is hashed."""
+    digest, size = hashlib.sha256(), 0
+    part = directory / "blobs/sha256/layer.part"
+    with open(part, "wb") as handle:
+        for _ in range(mib * (1 << 20) // CHUNK):
+            data = os.urandom(CHUNK)
+            digest.update(data)
+            handle.write(data)
+            size += len(data)
+    part.rename(directory / "blobs/sha256" / digest.hexdigest())
+    return {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": f"sha256:{digest.hexdigest()}",
+            "size": size}
+
+
+def layout(scratch, layers, mib):
+    """An OCI layout holding one image of fresh random layers; (path, bytes of its layers)."""
+    directory = Path(tempfile.mkdtemp(dir=scratch))
+    (directory / "blobs/sha256").mkdir(parents=True)
+    (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    described = [random_layer(directory, mib) for _ in range(layers)]
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [item["digest"] for item in described]}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": dict(blob(directory, config), mediaType="application/vnd.oci.image.config.v1+json"),
+                           "layers": described}).encode()
+    index = {"schemaVersion": 2, "manifests": [dict(blob(directory, manifest),
+                                                     mediaType="application/vnd.oci.image.manifest.v1+json",
+                                                     annotations={"org.opencontainers.image.ref.name": "bench"})]}
+    (directory / "index.json").write_text(json.dumps(index))
+    return directory, sum(item["size"] for item in described)
+
+
+def skopeo(source, destination, creds):
+    """Seconds one skopeo copy took."""
+    flags = ["--src-creds", creds] if source.startswith("docker://") else ["--dest-creds", creds]
+    started = time.monotonic()
+    result = subprocess.run(["skopeo", "copy", "--quiet", "--preserve-digests", *flags, source, destination],
+                            capture_output=True, text=True, check=False, timeout=SKOPEO_TIMEOUT)
+    seconds = time.monotonic() - started
+    if result.returncode:
+        sys.exit(f"skopeo copy {source} {destination}: {result.stderr.strip()}")
+    return round(seconds, 3)
+
+
+def pull(scratch, reference, creds):
+    target = Path(tempfile.mkdtemp(dir=scratch))
+    try:
+        return skopeo(f"docker://{reference}", f"oci:{target}:bench", creds)
+    finally:
+        shutil.rmtree(target)
+
+
+def frontend(args):
+    paths = dict(item.split("=", 1) for item in args.paths)
+    rows = {name: {"push": [], "pull": []} for name in paths}
+    moved = 0
+    for round_number in range(1, args.rounds + 1):
+        # Each round starts with another path, so that none is always first
+        # after the layer is written.
+        names = list(paths)[round_number - 1:] + list(paths)[:round_number - 1]
+        for name in names:
+            image, moved = layout(args.scratch, 1, args.mib)
+            reference = f"{paths[name]}/bench/frontend-{name}:round-{round_number}"
+            try:
+                rows[name]["push"].append(skopeo(f"oci:{image}:bench", f"docker://{reference}", args.creds))
+            finally:
+                shutil.rmtree(image)
+            rows[name]["pull"].append(pull(args.scratch, reference, args.creds))
+    return {"part": "frontend", "baseline": next(iter(paths)), "bytes": moved, "rows": rows,
+            "what": f"one layer of {args.mib} MiB of random bytes, pushed then pulled through each path in turn"}
+
+
+def mirror(args):
+    rows = {"hosted": {"pull": []}, "cache-cold": {"pull": []}, "cache-warm": {"pull": []}}
+    moved = 0
+    for round_number in range(1, args.rounds + 1):
+        image, moved = layout(args.scratch, args.layers, args.mib)
+        name = f"bench/mirror:round-{round_number}"
+        try:
+            skopeo(f"oci:{image}:bench", f"docker://{args.hosted}/{name}", args.creds)
+        finally:
+            shutil.rmtree(image)
+        rows["hosted"]["pull"].append(pull(args.scratch, f"{args.hosted}/{name}", args.creds))
+        rows["cache-cold"]["pull"].append(pull(args.scratch, f"{args.cache}/{name}", args.creds))
+        rows["cache-warm"]["pull"].append(pull(args.scratch, f"{args.cache}/{name}", args.creds))
+    return {"part": "mirror", "baseline": "hosted", "bytes": moved, "rows": rows,
+            "what": f"an image of {args.layers} layers of {args.mib} MiB of random bytes, pulled from the hosted "
+                    "registry, then through the cache cold and warm"}
+
+
+def summary(part):
+    """Medians, spread (lowest and highest) and throughput per row and direction, and ratios to the baseline."""
+    rows = {}
+    for name, directions in part["rows"].items():
+        rows[name] = {}
+        for direction, seconds in directions.items():
+            seconds = [float(value) for value in seconds]
+            median = statistics.median(seconds)
+            rows[name][direction] = {"seconds": seconds, "median": round(median, 3),
+                                     "spread": [min(seconds), max(seconds)],
+                                     "mb_per_s": round(part["bytes"] / median / 1e6, 1) if part["bytes"] else None}
+    if not part.get("baseline"):
+        return dict(part, rows=rows)
+    base = rows[part["baseline"]]
+    for name, directions in rows.items():
+        for direction, figures in directions.items():
+            figures["ratio"] = round(base[direction]["median"] / figures["median"], 2)
+    return dict(part, rows=rows)
+
+
+def table(parts):
+    lines = []
+    for part in parts:
+        lines.append(f"{part['part']}: {part['what']}")
+        lines.append(f"  {'path':<14} {'direction':<9} {'median s':>9} {'spread s':>15} {'MB/s':>7} {'ratio':>6}")
+        for name, directions in part["rows"].items():
+            for direction, figures in directions.items():
+                spread = f"{figures['spread'][0]:.2f}-{figures['spread'][1]:.2f}"
+                rate = "" if figures["mb_per_s"] is None else f"{figures['mb_per_s']:.1f}"
+                ratio = f"{figures['ratio']:.2f}x" if "ratio" in figures else ""
+                lines.append(f"  {name:<14} {direction:<9} {figures['median']:>9.2f} {spread:>15} {rate:>7} {ratio:>6}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def report(args):
+    parts = [summary(json.loads(Path(path).read_text())) for path in args.parts]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    result = {"when": now.isoformat(timespec="seconds"), "machine": machine(), "parts": parts}
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=1)
+    (out / f"bench-{now.strftime('%Y%m%dT%H%M%SZ')}.json").write_text(text)
+    (out / "latest.json").write_text(text)
+    print(table(parts))
+    return result
+
+
+def machine():
+    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:")), "0")
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "")
+    return {"cores": os.cpu_count(), "memory_gib": round(int(memory) / (1 << 20), 1), "cpu": model}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("frontend", "mirror"):
+        command = commands.add_parser(name)
+        command.add_argument("out")
+        command.add_argument("--rounds", type=int, default=1)
+        command.add_argument("--mib", type=int, default=16)
+        command.add_argument("--scratch", default="/var/tmp")
+    commands.choices["frontend"].add_argument("paths", nargs="+", metavar="NAME=HOST:PORT")
+    commands.choices["mirror"].add_argument("--layers", type=int, default=4)
+    commands.choices["mirror"].add_argument("--hosted", required=True)
+    commands.choices["mirror"].add_argument("--cache", required=True)
+    command = commands.add_parser("report")
+    command.add_argument("out_dir")
+    command.add_argument("parts", nargs="+")
+    args = parser.parse_args()
+    if args.command == "report":
+        report(args)
+        return 0
+    args.creds = os.environ.get("BENCH_CREDS", "")
+    if ":" not in args.creds:
+        sys.exit("BENCH_CREDS must hold USER:PASS")
+    result = frontend(args) if args.command == "frontend" else mirror(args)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

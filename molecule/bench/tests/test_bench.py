@@ -1,0 +1,55 @@
+"""The benchmark ran every comparison and wrote a whole report: every path
+moved its images in every round, the cache really served the mirror's pulls,
+and the report has every part with its medians and ratios. The figures
+themselves are not judged here (make bench reports them)."""
+
+import json
+import os
+from pathlib import Path
+
+testinfra_hosts = ["ansible://bench-client"]
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS") or 1)
+REPORT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "reports/bench/latest.json"
+
+
+def measured(host, part):
+    return json.loads(host.file(f"/root/bench-{part}.json").content_string)
+
+
+def test_every_front_end_path_pushed_and_pulled_the_layer_in_every_round(host):
+    frontend = measured(host, "frontend")
+    assert frontend["baseline"] == "direct"
+    assert list(frontend["rows"]) == ["direct", "project", "blog-post"]
+    for row in frontend["rows"].values():
+        assert len(row["push"]) == len(row["pull"]) == ROUNDS
+        assert all(seconds > 0 for seconds in row["push"] + row["pull"])
+    assert frontend["bytes"] == int(os.environ.get("BENCH_MIB") or 32) << 20
+
+
+def test_the_cache_was_pulled_cold_and_warm_in_every_round(host):
+    mirror = measured(host, "mirror")
+    assert list(mirror["rows"]) == ["hosted", "cache-cold", "cache-warm"]
+    assert all(len(row["pull"]) == ROUNDS for row in mirror["rows"].values())
+
+
+def test_the_cache_holds_what_it_served(host):
+    registry = host.get_host("ansible://bench-registry", ansible_inventory=host.backend.ansible_inventory)
+    mounts = json.loads(registry.check_output("docker inspect cache"))[0]["Mounts"]
+    data = next(mount["Source"] for mount in mounts if mount["Destination"] == "/var/lib/registry")
+    tags = registry.check_output(f"ls {data}/docker/registry/v2/repositories/bench/mirror/_manifests/tags").split()
+    assert tags == [f"round-{number}" for number in range(1, ROUNDS + 1)]
+
+
+def test_the_report_has_every_part_with_medians_and_ratios():
+    report = json.loads(REPORT.read_text())
+    parts = {part["part"]: part for part in report["parts"]}
+    assert list(parts) == ["frontend", "mirror", "converge"]
+    assert parts["frontend"]["rows"]["direct"]["push"]["ratio"] == 1.0
+    for name in ("project", "blog-post"):
+        for direction in ("push", "pull"):
+            figures = parts["frontend"]["rows"][name][direction]
+            assert figures["median"] > 0 and figures["mb_per_s"] > 0 and figures["ratio"] > 0
+    assert parts["mirror"]["rows"]["cache-warm"]["pull"]["ratio"] > 0
+    assert parts["converge"]["rows"]["re-run"]["converge"]["median"] > 0
+    assert report["machine"]["cores"] >= 1
