@@ -18,7 +18,9 @@ environment, never on a command line) and writes OUT: the seconds of every try, 
 and direction, and the bytes moved by each. Pushes and pulls go through
 skopeo, which sends and fetches blobs as they are (no compression, no
 extraction): what is measured is the registry path, not the client's CPU.
-Images are OCI layouts written to a scratch directory and removed after use.
+Images are OCI layouts written to a scratch directory (--scratch, /run: in
+memory on a host whose /run is a tmpfs, so that the client's disk adds no
+noise of its own) and removed after use.
 """
 
 import argparse
@@ -200,7 +202,7 @@ def main():
         command.add_argument("out")
         command.add_argument("--rounds", type=int, default=1)
         command.add_argument("--mib", type=int, default=16)
-        command.add_argument("--scratch", default="/var/tmp")
+        command.add_argument("--scratch", default="/run")
     commands.choices["frontend"].add_argument("paths", nargs="+", metavar="NAME=HOST:PORT")
     commands.choices["mirror"].add_argument("--layers", type=int, default=4)
     commands.choices["mirror"].add_argument("--hosted", required=True)
