@@ -34,6 +34,7 @@ INVENTORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$")
 REDIS_PASSWORD = re.compile(r"^[A-Za-z0-9!#$%&()*+,./:;<=>?@\[\]^_`{|}~-]{16,512}$")
 MEMORY = re.compile(r"^[1-9][0-9]{0,15}(?:[kmg]b?)?$", re.I)
 REPOSITORY_PATTERN = re.compile(r"^[a-z0-9._/*?\[\]!-]{1,255}$")
+ACCESS_PATTERN = re.compile(r"^[a-z0-9._/*-]{1,255}$")
 AGE = re.compile(r"^[0-9]{1,6}[smhdw]$")
 CALENDAR = re.compile(r"^[A-Za-z0-9 *:/,.~+-]{1,128}$")
 IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -264,6 +265,10 @@ def repository_pattern(value):
     return isinstance(value, str) and bool(REPOSITORY_PATTERN.fullmatch(value))
 
 
+def access_pattern(value):
+    return isinstance(value, str) and bool(ACCESS_PATTERN.fullmatch(value))
+
+
 def age(value):
     return isinstance(value, str) and bool(AGE.fullmatch(value))
 
@@ -337,6 +342,8 @@ GRAMMARS = {
                True),
     "repository_pattern": (repository_pattern, "a shell pattern of repository names such as ci/* or team-?/app "
                                                "(lower-case letters, digits, '._/-' and '*?[]!')", True),
+    "access_pattern": (access_pattern, "a repository name, or one with '*' for any characters ('/' too), such as "
+                                       "team-a/* or base/python (lower-case letters, digits, '._/-' and '*')", True),
     "age": (age, "a number and a unit, s, m, h, d or w, such as 30d", True),
     "regex": (regex, "a (Python) regular expression of at most 256 characters, such as v[0-9].*", True),
     "calendar": (calendar, "a systemd calendar expression such as daily or Sun *-*-* 03:00 (letters, digits, "

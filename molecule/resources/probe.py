@@ -5,7 +5,8 @@ Prints JSON: {"status": int, "headers": {lowercased name: [values]}, "body": tex
 {"error": "..."} when no HTTP answer came (refused connection, TLS handshake
 refused). Redirects are reported, never followed.
 
-probe.py URL [--method M] [--user U:P] [--agent UA] [--cafile F | --insecure] [--tls-max 1.0|1.1|1.2|1.3]
+probe.py URL [--method M] [--user U:P] [--agent UA] [--header "Name: value"]... [--data TEXT]
+         [--cafile F | --insecure] [--tls-max 1.0|1.1|1.2|1.3]
 """
 
 import argparse
@@ -27,6 +28,8 @@ def main():
     parser.add_argument("--method", default="GET")
     parser.add_argument("--user")
     parser.add_argument("--agent", help="User-Agent header")
+    parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--data", help="the request body")
     parser.add_argument("--cafile")
     parser.add_argument("--insecure", action="store_true", help="do not verify the certificate")
     parser.add_argument("--tls-max", choices=TLS)
@@ -34,6 +37,7 @@ def main():
 
     url = urllib.parse.urlsplit(args.url)
     headers = {"User-Agent": args.agent} if args.agent else {}
+    headers.update(header.split(": ", 1) for header in args.header)
     if args.user:
         headers["Authorization"] = "Basic " + base64.b64encode(args.user.encode()).decode()
     if url.scheme == "https":
@@ -50,7 +54,8 @@ def main():
     else:
         connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
     try:
-        connection.request(args.method, url.path or "/", headers=headers)
+        target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        connection.request(args.method, target, body=args.data, headers=headers)
         response = connection.getresponse()
     except (OSError, ssl.SSLError, socket.timeout) as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))

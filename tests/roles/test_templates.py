@@ -40,7 +40,11 @@ TEMPLATES = {
     "roles/registry/templates/dockyard-gc.timer.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
 }
 # Rendered but not given by the inventory: computed from checked values.
-DERIVED = {"registry_certs_acme_cert_name": "certbot certificate name"}
+DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
+           # filter_plugins/access.py: patterns, user and group names into nginx maps
+           "registry_frontend_access": ["registry_frontend_access_rules", "registry_frontend_access_catalog",
+                                        "registry_frontend_access_groups names",
+                                        "registry_frontend_access_groups members"]}
 
 
 def rendered_variables(template):
@@ -61,7 +65,12 @@ def rendered_grammars(template):
             for field in set(re.findall(rf"{variable}\.(\w+)", text)):
                 found[f"{loops[variable]}.{field}"] = fields.get(field)
         else:
-            found[variable] = checked.get(DERIVED.get(variable, variable))
+            for source in DERIVED.get(variable, [variable]):
+                grammar = checked.get(source)
+                if isinstance(grammar, dict):  # a list of records: each field's grammar
+                    found.update({f"{source}.{field}": grammar[field] for field in grammar})
+                else:
+                    found[source if source != variable else variable] = grammar
     return found
 
 
@@ -70,7 +79,7 @@ def grammars(role):
     text = (ROOT / "roles" / role / "tasks" / "validate.yml").read_text()
     checked = {name: grammar for name, grammar in re.findall(r"\['([\w ]+?)', [^\n]*?, '([\w:]+)'\]", text)}
     for variable, fields in re.findall(r"dockyard_record_refusals\('(\w+)',\s*(\{[^}]*\})", text, re.S):
-        checked[variable] = dict(re.findall(r"'(\w+)': '(\w+)'", fields))
+        checked[variable] = dict(re.findall(r"'(\w+)': '([\w:]+)'", fields))
     return checked
 
 

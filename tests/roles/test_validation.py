@@ -40,6 +40,10 @@ SECRETS = {
     "redis": "PlantedRedisPassword_c41f",
 }
 
+def users(*entries):
+    return [{"name": name, "password": password} for name, password in entries]
+
+
 # A valid estate: this machine is a registry host, a mirror host and a client.
 BASE = {
     "registry_users": [{"name": "ci", "password": SECRETS["user"]}],
@@ -98,6 +102,16 @@ RETENTION = dict(DELETES, registry_gc_schedule="Sun *-*-* 03:00", registry_reten
                  registry_retention_rules=[{"repositories": "ci/*", "keep_last": 10, "keep_tags": ["latest", "v[0-9].*"],
                                             "older_than": "30d"}, {"repositories": "*", "older_than": "52w"}])
 REPLICA_B = dict(REPLICAS, registry_bind_address="10.0.0.6")
+# Two teams and a CI user on one registry (README, Access rules).
+TEAMS = {"registry_users": users(("ci", SECRETS["user"]), ("alice", SECRETS["user"]), ("bob", SECRETS["user"])),
+         "registry_frontend_access_groups": {"team-a": ["alice"], "team-b": ["bob"]},
+         "registry_frontend_access_catalog": ["ci"],
+         "registry_frontend_access_rules": [{"repository": "team-a/*", "pull": ["ci"], "push": ["team-a"]},
+                                            {"repository": "team-b/*", "pull": ["ci"], "push": ["team-b"]},
+                                            {"repository": "base/*", "pull": ["team-a", "team-b"], "push": ["ci"]}]}
+TEAMS_ANONYMOUS = dict(TEAMS, **dict(ANONYMOUS_PULL, registry_frontend_users=TEAMS["registry_users"]),
+                       registry_frontend_access_rules=TEAMS["registry_frontend_access_rules"][:2]
+                       + [{"repository": "base/*", "push": ["ci"], "anonymous": True}])
 OBSERVED = {"registry_image": "registry:3", "registry_metrics_port": 5001, "registry_metrics_bind_address": "10.0.0.5",
             "registry_otlp_endpoint": "https://otel.example.com:4318", "registry_mirror_metrics_port_base": 5200}
 REDIS_SERVER = {"redis_server_bind_address": "10.0.0.9", "redis_server_password": SECRETS["redis"]}
@@ -126,10 +140,6 @@ GRAMMAR = {
     "image": "is not valid: give an image reference such as registry:2 or "
              "mirror.example.com/library/registry:3.0.0.",
 }
-
-
-def users(*entries):
-    return [{"name": name, "password": password} for name, password in entries]
 
 
 CASES = [
@@ -274,9 +284,11 @@ CASES = [
      f'registry_frontend_certificate "/etc/dockyard/tls/registry/fullchain.pem; include /x" {GRAMMAR["path"]}'),
     ("vhost-name", {"registry_frontend_name": "my registry", "playbook": FRONTEND},
      f'registry_frontend_name "my registry" {GRAMMAR["instance"]}'),
-    ("frontend-follows-registry", {"registry_frontend_name": "web", "registry_frontend_upstreams": ["127.0.0.1:5000"]},
-     "registry_frontend_name, registry_frontend_upstreams are set, but in a registry instance the front end takes "
-     "its upstream, certificate, vhost name and ACME webroot from the registry"),
+    ("frontend-follows-registry", {"registry_frontend_name": "web", "registry_frontend_upstreams": ["127.0.0.1:5000"],
+                                   "registry_frontend_registry_users": ["ci", "alice"]},
+     "registry_frontend_name, registry_frontend_registry_users, registry_frontend_upstreams are set, but in a registry "
+     "instance the front end takes its upstream, certificate, vhost name, ACME webroot and the users it knows from the "
+     "registry"),
     ("allow-word", {"registry_frontend_allow": ["office"]}, f'registry_frontend_allow[0] "office" {GRAMMAR["cidr"]}'),
     ("allow-injection", {"registry_frontend_allow": ["10.0.0.0/8; allow all"]},
      f'registry_frontend_allow[0] "10.0.0.0/8; allow all" {GRAMMAR["cidr"]}'),
@@ -445,6 +457,35 @@ CASES = [
      'registry_otlp_endpoint "http://otel:4318\\nOTEL_X=1" is not valid: give an http(s):// URL'),
     ("mirror-metrics-ports", {"registry_mirror_metrics_port_base": 5100},
      "or of their metrics ports 5101-5101 (registry_mirror_metrics_port_base), which must not overlap either"),
+    # access rules
+    ("access-unknown-user", dict(TEAMS, registry_frontend_access_rules=[{"repository": "team-a/*", "push": ["carol"]}]),
+     'registry_frontend_access_rules[0] (team-a/*).push names "carol", neither a user in registry_users '
+     "(registry_frontend_registry_users) nor a group of registry_frontend_access_groups."),
+    ("access-unknown-member", dict(TEAMS, registry_frontend_access_groups={"team-a": ["alice", "anna"]}),
+     'registry_frontend_access_groups["team-a"] lists "anna", not in registry_users (registry_frontend_registry_users)'),
+    ("access-group-is-user", dict(TEAMS, registry_frontend_access_groups={"ci": ["alice"]}),
+     'registry_frontend_access_groups names a group "ci", which is also a user name'),
+    ("access-pattern-twice", dict(TEAMS, registry_frontend_access_rules=[{"repository": "base/*", "pull": ["ci"]},
+                                                                         {"repository": "base/*", "push": ["ci"]}]),
+     "registry_frontend_access_rules[1] (base/*) repeats the pattern of registry_frontend_access_rules[0]"),
+    ("access-anonymous-registry-auth",
+     dict(TEAMS, registry_frontend_access_rules=[{"repository": "base/*", "anonymous": True}]),
+     "registry_frontend_access_rules[0] (base/*) lets anonymous requests pull, but with registry_frontend_auth "
+     "registry the registry asks every request for a password"),
+    ("access-unknown-anonymous-user",
+     dict(TEAMS_ANONYMOUS, registry_frontend_users=users(("ci", SECRETS["user"]))),
+     'registry_frontend_access_groups["team-a"] lists "alice", not in registry_frontend_users: add the user there'),
+    ("access-catalog-unknown", dict(TEAMS, registry_frontend_access_catalog=["admins"]),
+     'registry_frontend_access_catalog names "admins", neither a user'),
+    ("access-pattern-injection",
+     dict(TEAMS, registry_frontend_access_rules=[{"repository": 'base/*" 1;\n}\nmap $x $y {', "pull": ["ci"]}]),
+     'registry_frontend_access_rules[0].repository "base/*\\" 1;\\n}\\nmap $x $y {" is not valid: give a repository name'),
+    ("access-glob-class", dict(TEAMS, registry_frontend_access_rules=[{"repository": "team-[ab]/*", "pull": ["ci"]}]),
+     'registry_frontend_access_rules[0].repository "team-[ab]/*" is not valid: give a repository name, or one with'),
+    ("access-user-injection", dict(TEAMS, registry_frontend_access_rules=[{"repository": "base/*", "pull": ['ci" 1; "~']}]),
+     'registry_frontend_access_rules[0].pull[0] "ci\\" 1; \\"~" is not valid: give 1 to 64 letters'),
+    ("access-unknown-field", dict(TEAMS, registry_frontend_access_rules=[{"repository": "base/*", "pulls": ["ci"]}]),
+     "registry_frontend_access_rules.pulls"),
     # retention and garbage collection
     ("retention-unbounded", {"registry_retention_rules": [{"repositories": "ci/*", "keep_tags": ["latest"]}]},
      "registry_retention_rules[0] (ci/*) sets neither keep_last above 0 nor older_than, so every tag keep_tags does "
@@ -551,9 +592,9 @@ REMOVALS = {
                                    dict(ANONYMOUS_PULL, registry_users=[]), REMOVALS,
                                    dict(REPLICAS, others={"replica-b": dict(REPLICA_B, **REDIS_SERVER)},
                                         groups=["registries", "docker_clients", "redis_servers"], **REDIS_SERVER),
-                                   RETENTION, OBSERVED],
+                                   RETENTION, OBSERVED, TEAMS, dict(TEAMS_ANONYMOUS, registry_users=[])],
                          ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull", "removals",
-                              "replicas", "retention", "metrics-and-traces"])
+                              "replicas", "retention", "metrics-and-traces", "access-rules", "access-rules-anonymous"])
 def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extra):
     result, output = run(tmp_path, case_vars(extra), playbook="playbooks/validate.yml")
     assert result.returncode == 0, output[-3000:]

@@ -65,10 +65,12 @@ def test_htpasswd_holds_bcrypt_hashes_readable_only_by_its_reader(host):
     else:
         htpasswd = host.file(f"{CONFIG_DIR}/htpasswd")
         assert (htpasswd.mode, htpasswd.user) == (0o600, "root")
-    user, hashed = htpasswd.content_string.strip().split(":", 1)
+    entries = dict(line.split(":", 1) for line in htpasswd.content_string.splitlines())
     variables = host.ansible.get_variables()
-    assert user == variables["test_user"] and hashed.startswith("$2b$")
-    assert variables["test_password"] not in htpasswd.content_string
+    assert set(entries) == {variables["test_user"], *variables["test_teams"]}
+    assert all(hashed.startswith("$2b$") for hashed in entries.values())
+    for password in [variables["test_password"], *variables["test_teams"].values()]:
+        assert password not in htpasswd.content_string
 
 
 def test_tls_key_is_private_and_certificate_names_the_host(host):

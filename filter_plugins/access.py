@@ -1,0 +1,148 @@
+"""Per-repository access rules: their checks, and their compilation into nginx maps.
+
+A rule names a repository pattern (an exact name, or a name with '*' standing
+for any characters, '/' included) and who may pull and who may push there:
+user names, or group names that stand for their members. Push includes
+delete, and whoever may push may pull. A rule may also let anyone pull
+without logging in (anonymous), where nginx lets anonymous requests in.
+
+A repository is governed by the most specific pattern that matches it: an
+exact name before any pattern with a '*'; then the pattern with more
+characters other than '*'; then the rule listed first. A repository no rule
+matches is closed to everyone, and so is anything not granted.
+
+The compiled form is what the vhost template writes into nginx map blocks
+(the map semantics: exact keys first, then the regular expressions in order):
+the regular expressions use only literal characters from the repository-name
+alphabet, character classes and anchors, so nothing from a rule can break out
+of its quoted place in the file; the values were checked by their grammars
+(filter_plugins/dockyard.py) before this runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+# What a repository name is made of in the paths and queries nginx sees.
+NAME_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+# A slash as a client writes it in a query (Go's url.Values writes %2F).
+QUERY_SLASH = "(?:/|%2[Ff])"
+NAME = f"{NAME_COMPONENT}(?:/{NAME_COMPONENT})*"
+QUERY_NAME = f"{NAME_COMPONENT}(?:{QUERY_SLASH}{NAME_COMPONENT})*"
+DIGEST = "[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+"
+QUERY_DIGEST = "[a-z0-9]+(?:[.+_-][a-z0-9]+)*(?::|%3[Aa])[a-zA-Z0-9=_-]+"
+# distribution's routes below /v2/<name>/ (registry/api/v2/descriptors.go).
+REPOSITORY_ROUTE = (f"^/v2/({NAME})/(?:manifests/(?:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}|{DIGEST})"
+                    f"|blobs/{DIGEST}|blobs/uploads/(?:[a-zA-Z0-9_.=-]+)?|tags/list)(?:[?]|$)")
+# Where an upload starts: the only request that may mount, in its query.
+UPLOAD_START = f"/v2/{NAME}/blobs/uploads/"
+
+
+def _pattern_regex(pattern, slash, anything):
+    """The pattern as an anchored regular expression, '*' as anything."""
+    literal = {"/": slash, ".": "[.]"}
+    parts = [anything if char == "*" else literal.get(char, char) for char in pattern]
+    return "^(?:" + "".join(parts) + ")$"
+
+
+def _specificity(indexed):
+    index, rule = indexed
+    pattern = rule["repository"]
+    return ("*" in pattern, -len(pattern.replace("*", "")), index)
+
+
+def _members(names, groups):
+    """The user names that names stand for, groups expanded, in a stable order."""
+    users = []
+    for name in names or []:
+        for user in groups.get(name, [name]):
+            if user not in users:
+                users.append(user)
+    return users
+
+
+def dockyard_access_compile(rules, groups=None, catalog=None):
+    """The rules as the vhost's maps need them.
+
+    Returns {"rules": [{"token", "exact", "regex", "query_regex", "pull",
+    "push", "anonymous"}] most specific first, "catalog": [users],
+    "route": regex of a repository path and its name, "start": an upload's start
+    path, "query_name" and "query_digest": a name and a digest in a query}.
+    """
+    groups = dict(groups or {})
+    compiled = []
+    for index, rule in sorted(enumerate(rules or []), key=_specificity):
+        pattern = rule["repository"]
+        push = _members(rule.get("push"), groups)
+        pull = _members(list(rule.get("pull") or []) + list(rule.get("push") or []), groups)
+        compiled.append({
+            "token": f"r{index + 1}",
+            "repository": pattern,
+            "exact": "*" not in pattern,
+            "regex": _pattern_regex(pattern, "/", "[a-z0-9._/-]*"),
+            "query_regex": _pattern_regex(pattern, QUERY_SLASH, f"(?:[a-z0-9._/-]|{QUERY_SLASH})*"),
+            "pull": pull,
+            "push": push,
+            "anonymous": bool(rule.get("anonymous")),
+        })
+    return {"rules": compiled, "catalog": _members(catalog, groups), "route": REPOSITORY_ROUTE,
+            "start": UPLOAD_START, "query_name": QUERY_NAME, "query_digest": QUERY_DIGEST}
+
+
+def _listed(value):
+    return ", ".join(f'"{name}"' for name in value)
+
+
+def dockyard_access_refusals(rules, groups, catalog, users, anonymous_allowed, users_variable):
+    """Sentences for rules that name nobody known, repeat a pattern, or open what the auth mode keeps closed.
+
+    users: the user names the front end's auth mode knows (users_variable says where
+    they come from); anonymous_allowed: whether anonymous requests reach nginx's rules.
+    """
+    if not rules:
+        return []  # the groups and the catalog's users only matter to rules
+    sentences = []
+    users = list(users or [])
+    groups = groups or {}
+    if not isinstance(groups, Mapping):
+        return [f"registry_frontend_access_groups must be a mapping of group names to lists of user names, "
+                f"not {type(groups).__name__}."]
+    for group, members in groups.items():
+        if group in users:
+            sentences.append(f'registry_frontend_access_groups names a group "{group}", which is also a user name '
+                             f"in {users_variable}: give the group another name.")
+        unknown = [member for member in members or [] if member not in users]
+        if unknown:
+            sentences.append(f'registry_frontend_access_groups["{group}"] lists {_listed(unknown)}, not in '
+                             f"{users_variable}: add the user there, or take the name out.")
+    known = set(users) | set(groups)
+    seen = {}
+    for index, rule in enumerate(rules or []):
+        where = f"registry_frontend_access_rules[{index}] ({rule['repository']})"
+        if rule["repository"] in seen:
+            sentences.append(f"{where} repeats the pattern of registry_frontend_access_rules[{seen[rule['repository']]}]: "
+                             "give each pattern one rule.")
+        seen.setdefault(rule["repository"], index)
+        for field in ("pull", "push"):
+            unknown = [name for name in rule.get(field) or [] if name not in known]
+            if unknown:
+                sentences.append(f"{where}.{field} names {_listed(unknown)}, neither a user in {users_variable} "
+                                 "nor a group of registry_frontend_access_groups.")
+        if rule.get("anonymous") and not anonymous_allowed:
+            sentences.append(f"{where} lets anonymous requests pull, but with registry_frontend_auth registry the "
+                             "registry asks every request for a password: use registry_frontend_auth anonymous_pull, "
+                             "or set anonymous to false.")
+    unknown = [name for name in catalog or [] if name not in known]
+    if unknown:
+        sentences.append(f"registry_frontend_access_catalog names {_listed(unknown)}, neither a user in "
+                         f"{users_variable} nor a group of registry_frontend_access_groups.")
+    return sentences
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "dockyard_access_compile": dockyard_access_compile,
+            "dockyard_access_refusals": dockyard_access_refusals,
+        }

@@ -1,0 +1,231 @@
+"""Several teams on one registry: the access rules of molecule.yml, enforced by nginx.
+
+On registry-v2:443 the registry checks the password and nginx the rule; on
+registry-v3:5443 nginx checks both; registry-v3:443 lets anyone pull where a
+rule says anonymous (base/* and everything the admins keep, not the teams').
+alice is team-a, bob team-b, builder the CI user, ci the admin.
+"""
+
+import json
+import urllib.parse
+
+import pytest
+
+testinfra_hosts = ["ansible://docker_clients"]
+
+PUSH = ["registry-v2:443", "registry-v3:5443"]
+DENIED = "denied: requested access to the resource is denied"
+MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def docker(host, user, command):
+    return host.run(f"DOCKER_CONFIG=/root/access/{user} docker {command}")
+
+
+def probe(host, registry, path, *args, user=None, passwords=None):
+    options = list(args) + [f"--cafile /etc/docker/certs.d/{registry}/ca.crt"]
+    if user:
+        options.append(f"--user {user}:{passwords[user]}")
+    return json.loads(host.check_output(f"probe 'https://{registry}{path}' {' '.join(options)}"))
+
+
+def assert_denied(response, repository, action):
+    assert response["status"] == 403, response
+    assert response["headers"]["docker-distribution-api-version"] == ["registry/2.0"]
+    assert json.loads(response["body"])["errors"] == [
+        {"code": "DENIED", "message": "requested access to the resource is denied",
+         "detail": {"repository": repository, "action": action}}]
+
+
+@pytest.fixture(scope="module")
+def passwords(host):
+    """Each user logged in to both registries in a Docker configuration of their own; the admin has pushed
+    base/busybox:1 and alice team-a/secret:1, an image with a layer no other repository has."""
+    variables = host.ansible.get_variables()
+    users = dict(variables["test_teams"], **{variables["test_user"]: variables["test_password"]})
+    for user, password in users.items():
+        for registry in PUSH:
+            host.check_output(f"echo '{password}' | DOCKER_CONFIG=/root/access/{user} docker login "
+                              f"--username {user} --password-stdin {registry}")
+    host.run("docker rm --force access-secret")
+    host.check_output("docker load -i /root/busybox.tar")
+    host.check_output("docker run --name access-secret dockyard-test/busybox sh -c 'date +%s%N > /secret'")
+    for registry in PUSH:
+        tag(host, f"{registry}/base/busybox:1")
+        assert docker(host, "ci", f"push {registry}/base/busybox:1").rc == 0
+        host.check_output(f"docker commit access-secret {registry}/team-a/secret:1")
+        assert docker(host, "alice", f"push {registry}/team-a/secret:1").rc == 0
+    return users
+
+
+def tag(host, ref):
+    """ref for the test image, loaded again (forget may have removed it with an image it shares)."""
+    host.check_output(f"docker load -i /root/busybox.tar && docker tag dockyard-test/busybox {ref}")
+
+
+def forget(host, registry, *repositories):
+    for repository in repositories:
+        host.run(f"docker image ls --quiet {registry}/{repository} | sort -u | xargs --no-run-if-empty docker rmi --force")
+
+
+def layers(host, registry, repository, user, passwords):
+    response = probe(host, registry, f"/v2/{repository}/manifests/1", f"--header 'Accept: {MANIFEST}'",
+                     user=user, passwords=passwords)
+    assert response["status"] == 200, response
+    return [layer["digest"] for layer in json.loads(response["body"])["layers"]]
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_each_team_pushes_and_pulls_its_own_repositories(host, registry, passwords):
+    for user, repository in [("alice", "team-a/app"), ("bob", "team-b/app")]:
+        tag(host, f"{registry}/{repository}:1")
+        push = docker(host, user, f"push {registry}/{repository}:1")
+        assert push.rc == 0, push.stderr
+        forget(host, registry, repository)
+        pull = docker(host, user, f"pull {registry}/{repository}:1")
+        assert pull.rc == 0, pull.stderr
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_a_team_gets_403_on_the_other_teams_repositories(host, registry, passwords):
+    tag(host, f"{registry}/team-b/app:from-alice")
+    push = docker(host, "alice", f"push {registry}/team-b/app:from-alice")
+    assert push.rc != 0 and DENIED in push.stderr, push.stderr
+    pull = docker(host, "bob", f"pull {registry}/team-a/secret:1")
+    assert pull.rc != 0 and DENIED in pull.stderr, pull.stderr
+    assert_denied(probe(host, registry, "/v2/team-a/secret/tags/list", user="bob", passwords=passwords),
+                  "team-a/secret", "pull")
+    tags = probe(host, registry, "/v2/team-b/app/tags/list", user="builder", passwords=passwords)
+    assert json.loads(tags["body"])["tags"] == ["1"]
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_the_ci_user_pulls_both_teams_and_pushes_neither(host, registry, passwords):
+    forget(host, registry, "team-a/secret", "team-b/app")
+    for ref in ("team-a/secret:1", "team-b/app:1"):
+        pull = docker(host, "builder", f"pull {registry}/{ref}")
+        assert pull.rc == 0, pull.stderr
+    tag(host, f"{registry}/team-a/app:from-ci")
+    push = docker(host, "builder", f"push {registry}/team-a/app:from-ci")
+    assert push.rc != 0 and DENIED in push.stderr, push.stderr
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_both_teams_pull_the_shared_base_which_only_ci_and_the_admins_push(host, registry, passwords):
+    for user in ("alice", "bob"):
+        forget(host, registry, "base/busybox")
+        pull = docker(host, user, f"pull {registry}/base/busybox:1")
+        assert pull.rc == 0, pull.stderr
+    tag(host, f"{registry}/base/busybox:from-alice")
+    push = docker(host, "alice", f"push {registry}/base/busybox:from-alice")
+    assert push.rc != 0 and DENIED in push.stderr, push.stderr
+    tag(host, f"{registry}/base/busybox:2")
+    push = docker(host, "builder", f"push {registry}/base/busybox:2")
+    assert push.rc == 0, push.stderr
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_deletes_follow_push_rights(host, registry, passwords):
+    tag(host, f"{registry}/team-a/doomed:1")
+    assert docker(host, "alice", f"push {registry}/team-a/doomed:1").rc == 0
+    head = probe(host, registry, "/v2/team-a/doomed/manifests/1", "--method HEAD", f"--header 'Accept: {MANIFEST}'",
+                 user="alice", passwords=passwords)
+    digest = head["headers"]["docker-content-digest"][0]
+    for user in ("builder", "bob", "ci"):
+        assert_denied(probe(host, registry, f"/v2/team-a/doomed/manifests/{digest}", "--method DELETE", user=user,
+                            passwords=passwords), "team-a/doomed", "push")
+    assert probe(host, registry, f"/v2/team-a/doomed/manifests/{digest}", "--method DELETE", user="alice",
+                 passwords=passwords)["status"] == 202
+    assert probe(host, registry, f"/v2/team-a/doomed/manifests/{digest}", user="alice",
+                 passwords=passwords)["status"] == 404
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_a_mount_from_a_repository_the_user_cannot_pull_gives_no_access(host, registry, passwords):
+    secret = layers(host, registry, "team-a/secret", "alice", passwords)[-1]
+    shared = layers(host, registry, "base/busybox", "bob", passwords)[-1]
+    start = "/v2/team-b/app/blobs/uploads/"
+    source = urllib.parse.quote("team-a/secret", safe="")
+    attempts = [
+        probe(host, registry, f"{start}?mount={secret}&from={source}", "--method POST", user="bob", passwords=passwords),
+        probe(host, registry, f"{start}?from={source}&mount={urllib.parse.quote(secret)}", "--method POST", user="bob",
+              passwords=passwords),
+        # a second "from" the registry would read, where nginx reads the first
+        probe(host, registry, f"{start}?mount={secret}&fr%6Fm={source}&from=base%2Fbusybox", "--method POST",
+              user="bob", passwords=passwords),
+        # the source in a form body, which the registry reads before the query
+        probe(host, registry, start, "--method POST", "--header 'Content-Type: application/x-www-form-urlencoded'",
+              f"--data 'mount={secret}&from=team-a/secret'", user="bob", passwords=passwords),
+    ]
+    for response in attempts:
+        assert_denied(response, "team-b/app", "push")
+    assert probe(host, registry, f"/v2/team-b/app/blobs/{secret}", "--method HEAD", user="bob",
+                 passwords=passwords)["status"] == 404
+    # From a repository bob may pull, the registry mounts (201) as before.
+    mounted = probe(host, registry, f"{start}?mount={shared}&from=base%2Fbusybox", "--method POST", user="bob",
+                    passwords=passwords)
+    assert mounted["status"] == 201, mounted
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_docker_uploads_what_it_may_not_mount(host, registry, passwords):
+    """bob has team-a/secret's image (the client's dockerd knows its layers from alice's push): pushing it to
+    team-b, Docker tries to mount them from team-a/secret, is refused, and uploads them instead."""
+    host.check_output(f"docker tag {registry}/team-a/secret:1 {registry}/team-b/copy:1")
+    push = docker(host, "bob", f"push {registry}/team-b/copy:1")
+    assert push.rc == 0, push.stderr
+    assert "Pushed" in push.stdout and "Mounted from team-a" not in push.stdout, push.stdout
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_the_catalog_is_the_admins(host, registry, passwords):
+    listed = probe(host, registry, "/v2/_catalog", user="ci", passwords=passwords)
+    assert {"team-a/secret", "team-b/app", "base/busybox"} <= set(json.loads(listed["body"])["repositories"])
+    assert_denied(probe(host, registry, "/v2/_catalog", user="alice", passwords=passwords), "", "pull")
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_a_missing_or_wrong_password_is_told_401_where_the_rules_refuse(host, registry, passwords):
+    wrong = {"bob": "not-bobs-password"}
+    for response in (probe(host, registry, "/v2/team-a/secret/tags/list"),
+                     probe(host, registry, "/v2/team-a/secret/tags/list", user="bob", passwords=wrong)):
+        assert response["status"] == 401, response
+        assert response["headers"]["www-authenticate"][0].startswith("Basic realm=")
+        assert response["headers"]["docker-distribution-api-version"] == ["registry/2.0"]
+
+
+def test_anonymous_pulls_follow_the_rules_on_the_anonymous_port(host, passwords):
+    registry = "registry-v3:443"
+    forget(host, registry, "base/busybox")
+    anonymous = host.run(f"DOCKER_CONFIG=/tmp/anonymous docker pull {registry}/base/busybox:1")
+    assert anonymous.rc == 0, anonymous.stderr
+    refused = host.run(f"DOCKER_CONFIG=/tmp/anonymous docker pull {registry}/team-a/secret:1")
+    assert refused.rc != 0 and "unauthorized" in refused.stderr, refused.stderr
+    challenge = probe(host, registry, "/v2/team-a/secret/tags/list")
+    assert challenge["status"] == 401
+    assert challenge["headers"]["www-authenticate"] == ['Basic realm="Registry registry"']
+    # With a login, the anonymous port serves what the rules grant, and still takes no writes.
+    assert probe(host, registry, "/v2/team-a/secret/tags/list", user="builder", passwords=passwords)["status"] == 200
+    assert_denied(probe(host, registry, "/v2/team-a/secret/tags/list", user="bob", passwords=passwords),
+                  "team-a/secret", "pull")
+    assert probe(host, registry, "/v2/team-a/app/blobs/uploads/", "--method POST", user="alice",
+                 passwords=passwords)["status"] == 403
+    # registry-v2 asks everyone for a password: no anonymous pull of base/*.
+    assert probe(host, "registry-v2:443", "/v2/base/busybox/tags/list")["status"] == 401
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_skopeo_and_crane_see_the_refusal_in_their_words(host, registry, passwords):
+    creds = f"alice:{passwords['alice']}"
+    pull = host.run(f"skopeo inspect --creds {creds} docker://{registry}/team-b/app:1")
+    assert pull.rc != 0 and DENIED in pull.stderr, pull.stderr
+    push = host.run(f"skopeo copy --dest-creds {creds} docker-archive:/root/busybox.tar "
+                    f"docker://{registry}/base/busybox:from-skopeo")
+    assert push.rc != 0 and DENIED in push.stderr, push.stderr
+    crane = f"SSL_CERT_FILE=/etc/docker/certs.d/{registry}/ca.crt DOCKER_CONFIG=/root/access/alice crane"
+    pull = host.run(f"{crane} manifest {registry}/team-b/app:1")
+    assert pull.rc != 0 and "DENIED: requested access to the resource is denied" in pull.stderr, pull.stderr
+    push = host.run(f"{crane} push /root/busybox.tar {registry}/base/busybox:from-crane")
+    assert push.rc != 0 and "DENIED: requested access to the resource is denied" in push.stderr, push.stderr
+    allowed = host.run(f"{crane} copy {registry}/base/busybox:1 {registry}/team-a/app:from-crane")
+    assert allowed.rc == 0, allowed.stderr

@@ -1,0 +1,234 @@
+"""The access rules, compiled and rendered into the vhost, decide as the README says.
+
+The vhost's map blocks are evaluated here as nginx evaluates them (exact keys
+first, then the regular expressions in their order, the first match winning),
+for requests as clients send them; the scenario default sends the same kinds
+of request to a real nginx.
+"""
+
+import fnmatch
+import importlib.util
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("dockyard_access", ROOT / "filter_plugins" / "access.py")
+access = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(access)
+
+DIGEST = "sha256:" + "ab" * 32
+GROUPS = {"team-a": ["alice"], "team-b": ["bob"], "ops": ["admin"]}
+RULES = [
+    {"repository": "team-a/*", "pull": ["ci"], "push": ["team-a"]},
+    {"repository": "team-b/*", "pull": ["ci"], "push": ["team-b"]},
+    {"repository": "base/*", "pull": ["team-a", "team-b", "ci"], "push": ["ops"], "anonymous": True},
+    {"repository": "base/secret", "pull": ["ops"], "push": ["ops"]},
+    {"repository": "*", "push": ["ops"]},
+]
+
+
+def render(rules=RULES, auth="registry", catalog=("ops",)):
+    """The vhost the role writes for these rules."""
+    defaults = yaml.safe_load((ROOT / "roles/registry_frontend/defaults/main.yml").read_text())
+    variables = dict(defaults, registry_frontend_server_name="registry.example.com", registry_frontend_auth=auth,
+                     registry_frontend_push_port=5443 if auth == "anonymous_pull" else 0,
+                     registry_frontend_access_rules=rules,
+                     registry_frontend_access=access.dockyard_access_compile(rules, GROUPS, list(catalog)))
+    environment = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
+    environment.filters["regex_replace"] = lambda value, pattern, replacement: re.sub(pattern, replacement, value)
+    template = (ROOT / "roles/registry_frontend/templates/vhost.conf.j2").read_text()
+    return environment.from_string(template).render(variables)
+
+
+ENTRY = re.compile(r'^\s*("[^"]*"|\S+)\s+("[^"]*"|\S+);$')
+
+
+def maps(vhost):
+    """{variable: (source, [(key, value)])} of the vhost's map blocks."""
+    found = {}
+    for source, variable, body in re.findall(r"^map (\S+) \$(\w+) \{\n(.*?)^\}", vhost, re.M | re.S):
+        entries = []
+        for line in body.splitlines():
+            if line.strip().startswith("#") or not line.strip():
+                continue
+            key, value = ENTRY.match(line).groups()
+            entries.append((key.strip('"'), value.strip('"')))
+        found[variable] = (source.strip('"'), entries)
+    return found
+
+
+class Request:
+    """One request as nginx's maps see it."""
+
+    def __init__(self, vhost, method, uri, user="", content_type=""):
+        self.maps = maps(vhost)
+        self.inputs = {"request_method": method, "request_uri": uri, "remote_user": user,
+                       "content_type": content_type}
+
+    def interpolate(self, text, groups=()):
+        def value(match):
+            name = match.group(1)
+            return groups[int(name) - 1] if name.isdigit() else self[name]
+        return re.sub(r"\$(\w+)", value, text)
+
+    def __getitem__(self, variable):
+        if variable in self.inputs:
+            return self.inputs[variable]
+        source, entries = self.maps[variable]
+        key = self.interpolate(source)
+        plain = {k: v for k, v in entries if not k.startswith("~") and k != "default"}
+        if key in plain:
+            return self.interpolate(plain[key])
+        for pattern, value in entries:
+            if pattern.startswith("~"):
+                flags = re.I if pattern.startswith("~*") else 0
+                match = re.search(pattern.lstrip("~*") if flags else pattern[1:], key, flags)
+                if match:
+                    return self.interpolate(value, match.groups())
+        return self.interpolate(dict(entries).get("default", ""))
+
+    def denied(self, prefix="dockyard_registry"):
+        return self[f"{prefix}_denied"] not in ("", "0")
+
+
+def allowed(method, uri, user="", content_type="", vhost=None):
+    return not Request(vhost or VHOST, method, uri, user, content_type).denied()
+
+
+VHOST = render()
+
+
+@pytest.mark.parametrize("method, uri, user, expected", [
+    # each team pushes and pulls its own; the CI user pulls both; the other team nothing
+    ("PUT", "/v2/team-a/app/manifests/1.0", "alice", True),
+    ("POST", "/v2/team-a/app/blobs/uploads/", "alice", True),
+    ("PATCH", "/v2/team-a/app/blobs/uploads/0f9a-b_c.=", "alice", True),
+    ("GET", "/v2/team-a/app/manifests/1.0", "ci", True),
+    ("HEAD", f"/v2/team-a/app/blobs/{DIGEST}", "ci", True),
+    ("GET", "/v2/team-a/app/tags/list?n=10", "ci", True),
+    ("PUT", "/v2/team-a/app/manifests/1.0", "ci", False),
+    ("GET", "/v2/team-a/app/manifests/1.0", "bob", False),
+    ("POST", "/v2/team-a/app/blobs/uploads/", "bob", False),
+    # deletes follow push rights
+    ("DELETE", f"/v2/team-a/app/manifests/{DIGEST}", "alice", True),
+    ("DELETE", f"/v2/team-a/app/manifests/{DIGEST}", "ci", False),
+    # the shared base: both teams and CI pull, ops pushes; base/secret is ops' alone (exact name first)
+    ("GET", "/v2/base/python/manifests/3.12", "alice", True),
+    ("GET", "/v2/base/python/manifests/3.12", "bob", True),
+    ("PUT", "/v2/base/python/manifests/3.12", "alice", False),
+    ("PUT", "/v2/base/python/manifests/3.12", "admin", True),
+    ("GET", "/v2/base/secret/manifests/1", "alice", False),
+    ("GET", "/v2/base/secret/manifests/1", "admin", True),
+    # "*" governs what no other rule matches; ops does not pull team-a (the more specific rule)
+    ("PUT", "/v2/tools/lint/manifests/1", "admin", True),
+    ("GET", "/v2/tools/lint/manifests/1", "alice", False),
+    ("GET", "/v2/team-a/app/manifests/1", "admin", False),
+    # the catalog: the catalog's users only
+    ("GET", "/v2/_catalog", "admin", True),
+    ("GET", "/v2/_catalog?n=100", "alice", False),
+    # the ping: everyone (the registry or nginx asks for the password)
+    ("GET", "/v2/", "", True),
+    ("GET", "/v2/", "bob", True),
+    # what a client does not send: no name nginx and the registry could read apart
+    ("GET", "/v2/team-a/../team-b/app/manifests/1", "alice", False),
+    ("GET", "/v2/team-b%2Fapp/manifests/1", "bob", False),
+    ("GET", "/v2/team-%62/app/manifests/1", "bob", False),
+    ("GET", "/v2/Team-B/app/manifests/1", "bob", False),
+    ("GET", "/v2/team-b//app/manifests/1", "bob", False),
+    ("GET", "/v2/team-b/app/manifests/1/", "bob", False),
+    ("GET", "/v2/team-b/app/other/1", "bob", False),
+    # anonymous requests get nothing from the rules but the ping
+    ("GET", "/v2/team-a/app/manifests/1", "", False),
+])
+def test_rules_grant_what_they_say_and_nothing_else(method, uri, user, expected):
+    assert allowed(method, uri, user) is expected
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("", True),
+    (f"?digest={quote(DIGEST)}", True),
+    (f"?mount={quote(DIGEST)}", True),
+    # a mount from a repository alice may pull, either order, '/' plain or escaped
+    (f"?from=base%2Fpython&mount={quote(DIGEST)}", True),
+    (f"?mount={DIGEST}&from=base/python", True),
+    (f"?mount={quote(DIGEST)}&from=team-a%2Fother", True),
+    # from one she may not pull
+    (f"?from=team-b%2Fapp&mount={quote(DIGEST)}", False),
+    (f"?mount={DIGEST}&from=base/secret", False),
+    (f"?from=base%2fsecret&mount={quote(DIGEST)}", False),
+    # queries nginx would read otherwise than the registry: refused
+    (f"?fr%6Fm=team-b%2Fapp&mount={quote(DIGEST)}&from=base%2Fpython", False),
+    (f"?from=base%2Fpython&from=team-b%2Fapp&mount={quote(DIGEST)}", False),
+    (f"?FROM=base%2Fpython&from=team-b%2Fapp&mount={quote(DIGEST)}", False),
+    (f"?from=team-%62%2Fapp&mount={quote(DIGEST)}", False),
+    (f"?mount={quote(DIGEST)}&from=base%2Fpython&origin=elsewhere", False),
+])
+def test_a_mount_needs_pull_rights_on_its_source(query, expected):
+    assert allowed("POST", f"/v2/team-a/app/blobs/uploads/{query}", "alice") is expected
+    # Where "*" lets anyone pull, a refused query must still be refused.
+    vhost = render(RULES[:-1] + [{"repository": "*", "push": ["ops"], "anonymous": True}], auth="anonymous_pull")
+    assert allowed("POST", f"/v2/team-a/app/blobs/uploads/{query}", "alice", vhost=vhost) is expected
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                                          "Application/X-WWW-Form-Urlencoded"])
+def test_a_form_body_is_refused_for_the_registry_would_read_a_mount_from_it(content_type):
+    assert not allowed("POST", "/v2/team-a/app/blobs/uploads/", "alice", content_type)
+    assert allowed("POST", "/v2/team-a/app/blobs/uploads/", "alice", "application/octet-stream")
+
+
+def test_anonymous_rules_open_pulls_on_the_anonymous_port_only_where_they_say():
+    vhost = render(auth="anonymous_pull")
+    for uri, user, expected_realm in [("/v2/base/python/manifests/1", "", "off"), ("/v2/", "", "off"),
+                                      ("/v2/team-a/app/manifests/1", "alice", "Registry registry"),
+                                      ("/v2/base/secret/manifests/1", "", "Registry registry")]:
+        request = Request(vhost, "GET", uri, user)
+        assert request["dockyard_registry_realm"] == expected_realm, uri
+    assert allowed("GET", "/v2/base/python/manifests/1", "", vhost=vhost)
+    assert allowed("GET", "/v2/base/python/manifests/1", "anyone", vhost=vhost)
+    assert not allowed("GET", "/v2/base/secret/manifests/1", "", vhost=vhost)
+    assert not allowed("PUT", "/v2/base/python/manifests/1", "", vhost=vhost)
+    assert allowed("PUT", "/v2/base/python/manifests/1", "admin", vhost=vhost)
+
+
+def test_the_most_specific_pattern_governs_then_the_first_listed():
+    rules = [{"repository": "*/app"}, {"repository": "team-*"}, {"repository": "team-a/*"},
+             {"repository": "*-a/*"}, {"repository": "team-a/app"}, {"repository": "*"}]
+    order = [rule["repository"] for rule in access.dockyard_access_compile(rules)["rules"]]
+    assert order == ["team-a/app", "team-a/*", "team-*", "*/app", "*-a/*", "*"]
+
+
+NAMES = ["a", "team-a/app", "team-a/x/y", "team-ab", "base", "base/python", "base/python/slim", "b.c/d_e",
+         "x__y/z--w", "team-a", "ateam-a/app"]
+
+
+@pytest.mark.parametrize("pattern", ["*", "team-a/*", "team-*", "*/app", "base/*/slim", "team-a", "b.c/*", "*a*"])
+def test_patterns_match_as_shell_patterns_do_in_paths_and_escaped_in_queries(pattern):
+    rule = access.dockyard_access_compile([{"repository": pattern}])["rules"][0]
+    for name in NAMES:
+        expected = fnmatch.fnmatchcase(name, pattern)
+        if rule["exact"]:
+            assert (name == pattern) is expected
+        else:
+            assert bool(re.search(rule["regex"], name)) is expected, name
+        for written in {name, name.replace("/", "%2F"), name.replace("/", "%2f")}:
+            assert bool(re.search(rule["query_regex"], written)) is expected, written
+
+
+def test_groups_stand_for_their_members_and_pushers_also_pull():
+    rule = access.dockyard_access_compile(RULES[:1], GROUPS)["rules"][0]
+    assert rule["push"] == ["alice"]
+    assert rule["pull"] == ["ci", "alice"]
+
+
+def test_nothing_from_a_rule_breaks_out_of_its_quoted_place_in_the_vhost():
+    # The maps' keys and values as rendered: quoted, or one word, never a quote or brace inside.
+    for variable, (_, entries) in maps(VHOST).items():
+        for key, value in entries:
+            assert '"' not in key and "{" not in value and ";" not in key + value, (variable, key)
+    assert VHOST.count("{") == VHOST.count("}")
