@@ -14,6 +14,8 @@ BENCH_ROUNDS ?= 4
 BENCH_MIB ?= 1024
 BENCH_MIRROR_LAYERS ?= 6
 BENCH_MIRROR_MIB ?= 8
+BENCH_ROLLOUT_SIZES ?= 10 25 50
+BENCH_ROLLOUT_ROUNDS ?= 1
 
 .PHONY: help host-demo host-test venv images images-demo docs lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
 	test bench demo demo-down demo-check clean
@@ -69,7 +71,8 @@ test: lint unit
 # Not part of make test: figures are not pass or fail on a shared machine.
 bench: venv images
 	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_MIB=$(BENCH_MIB) BENCH_MIRROR_LAYERS=$(BENCH_MIRROR_LAYERS) \
-	BENCH_MIRROR_MIB=$(BENCH_MIRROR_MIB) molecule test --scenario-name bench
+	BENCH_MIRROR_MIB=$(BENCH_MIRROR_MIB) BENCH_ROLLOUT_SIZES="$(BENCH_ROLLOUT_SIZES)" \
+	BENCH_ROLLOUT_ROUNDS=$(BENCH_ROLLOUT_ROUNDS) molecule test --scenario-name bench
 
 demo: host-demo venv images-demo
 	ansible-playbook -i demo/inventory.yml demo/demo.yml -e demo_port=$(DEMO_PORT)

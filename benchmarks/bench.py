@@ -9,6 +9,13 @@ bench.py mirror OUT --rounds N --mib M --layers L --hosted HOST:PORT --cache HOS
     registry, then pulls it from the hosted registry (no cache, the
     baseline), through the cache (cold: fetched from the hosted registry),
     and through the cache again (warm).
+bench.py rollout OUT --sizes N ... --inventory FILE --switch FILE --network NET
+    On the controller, for each size N: starts N fresh Docker client hosts
+    (containers of the rollout image, each with its own dockerd, on the
+    scenario's network, each running a sentinel container), times
+    playbooks/clients.yml switching them to the mirror (the extra variables
+    of --switch; the role's default batches), counts the sentinels that
+    restarted, and removes the hosts. Each run's output is kept next to OUT.
 bench.py report OUT_DIR PART.json ...
     Medians, spread and ratios to the baseline of every part, as a table on
     the terminal and as OUT_DIR/bench-<UTC>.json and OUT_DIR/latest.json.
@@ -24,10 +31,12 @@ noise of its own) and removed after use.
 """
 
 import argparse
+import concurrent.futures
 import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -35,6 +44,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CHUNK = 4 << 20
 # No copy may take longer: a stuck path fails the run instead of holding it.
@@ -138,6 +149,105 @@ def mirror(args):
                     "registry, then through the cache cold and warm"}
 
 
+# Linux gives each user 128 inotify instances; systemd, dbus and containerd
+# take about 7 a host, so a fleet of hosts needs more for the run.
+INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_PER_HOST = 10
+SENTINEL = "bench-sentinel"
+
+
+def docker(*args, stdin=None, check=True):
+    result = subprocess.run(["docker", *args], stdin=stdin, capture_output=True, text=stdin is None,
+                            check=False, timeout=SKOPEO_TIMEOUT)
+    if check and result.returncode:
+        sys.exit(f"docker {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout.strip() if stdin is None else ""
+
+
+def start_client(name, args, host):
+    """One client host, up with its dockerd, running the sentinel; the sentinel's start time."""
+    options = [flag for capability in host["capabilities"] for flag in ("--cap-add", capability)]
+    options += [flag for option in host["security_opts"] for flag in ("--security-opt", option)]
+    options += [flag for volume in host["volumes"] for flag in ("--volume", volume)]
+    options += [flag for mount in host["tmpfs"] for flag in ("--tmpfs", mount)]
+    docker("run", "--detach", "--name", name, "--hostname", name, "--network", args.network,
+           "--label", "dockyard.bench=rollout", *options, args.image, host["command"])
+    deadline = time.monotonic() + 120
+    while subprocess.run(["docker", "exec", name, "docker", "info"], capture_output=True, check=False).returncode:
+        if time.monotonic() > deadline:
+            sys.exit(f"{name}: dockerd did not start within 120 s")
+        time.sleep(1)
+    with open(args.sentinel, "rb") as archive:
+        docker("exec", "--interactive", name, "docker", "load", stdin=archive)
+    docker("exec", name, "docker", "run", "--detach", "--name", SENTINEL, args.sentinel_image, "sleep", "1d")
+    return docker("exec", name, "docker", "inspect", "--format", "{{.State.StartedAt}}", SENTINEL)
+
+
+def restarted(name, started):
+    state = docker("exec", name, "docker", "inspect", "--format",
+                   "{{.State.Running}} {{.State.StartedAt}} {{.RestartCount}}", SENTINEL)
+    return state != f"true {started} 0"
+
+
+def remove_clients(names):
+    for name in names:
+        docker("rm", "--force", "--volumes", name, check=False)
+
+
+def clients_playbook(args, hosts, size):
+    """Seconds playbooks/clients.yml took on these hosts (and the mirror host it checks first)."""
+    inventory = Path(args.out).with_name("rollout-inventory.json")
+    inventory.write_text(json.dumps({"docker_clients": {"children": {"bench_rollout": {
+        "hosts": {name: {"ansible_connection": "community.docker.docker"} for name in hosts}}}}}))
+    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+    started = time.monotonic()
+    result = subprocess.run(["ansible-playbook", "-i", args.inventory, "-i", str(inventory),
+                             "--limit", "mirrors:bench_rollout", "-e", f"@{args.switch}",
+                             str(ROOT / "playbooks/clients.yml")],
+                            capture_output=True, text=True, check=False, env=environment, timeout=1200)
+    seconds = time.monotonic() - started
+    # The whole output, with the time of each task, next to OUT.
+    Path(args.out).with_name(f"rollout-{size}.log").write_text(result.stdout)
+    if result.returncode:
+        sys.exit(f"clients.yml on {len(hosts)} hosts failed:\n{result.stdout[-4000:]}")
+    # Each host must have changed: the switch really ran on it.
+    recap = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.MULTILINE))
+    unchanged = [name for name in hosts if recap.get(name, "0") == "0"]
+    if unchanged:
+        sys.exit(f"clients.yml changed nothing on {', '.join(unchanged)}")
+    return round(seconds, 3)
+
+
+def rollout(args):
+    import yaml  # only on the controller, which has Ansible's Python
+    host = yaml.safe_load((ROOT / "molecule/resources/host.yml").read_text())
+    limit = int(INOTIFY_LIMIT.read_text())
+    rows, restarts = {}, {}
+    try:
+        INOTIFY_LIMIT.write_text(str(limit + INOTIFY_PER_HOST * max(args.sizes)))
+        for _ in range(args.rounds):
+            for size in args.sizes:
+                # Fresh hosts for each fleet: every size starts from the same state.
+                names = [f"bench-rollout-{number:02d}" for number in range(1, size + 1)]
+                try:
+                    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                        started = dict(zip(names, pool.map(lambda name: start_client(name, args, host), names)))
+                    rows.setdefault(f"{size} hosts", {"rollout": []})["rollout"].append(
+                        clients_playbook(args, names, size))
+                    restarts[f"{size} hosts"] = restarts.get(f"{size} hosts", 0) + sum(
+                        restarted(name, started[name]) for name in names)
+                finally:
+                    remove_clients(names)
+    finally:
+        INOTIFY_LIMIT.write_text(str(limit))
+    if any(restarts.values()):
+        sys.exit(f"containers restarted during the rollout: {restarts}")
+    return {"part": "rollout", "baseline": "", "bytes": 0, "rows": rows, "restarted": restarts,
+            "what": "playbooks/clients.yml switching that many fresh Docker hosts to the cache with the default "
+                    "batches, canary pull included; containers restarted on them: "
+                    + ", ".join(f"{name} {count}" for name, count in restarts.items())}
+
+
 def summary(part):
     """Medians, spread (lowest and highest) and throughput per row and direction, and ratios to the baseline."""
     rows = {}
@@ -197,22 +307,34 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("frontend", "mirror"):
+    for name in ("frontend", "mirror", "rollout"):
         command = commands.add_parser(name)
         command.add_argument("out")
         command.add_argument("--rounds", type=int, default=1)
-        command.add_argument("--mib", type=int, default=16)
-        command.add_argument("--scratch", default="/run")
+    for name in ("frontend", "mirror"):
+        commands.choices[name].add_argument("--mib", type=int, default=16)
+        commands.choices[name].add_argument("--scratch", default="/run")
     commands.choices["frontend"].add_argument("paths", nargs="+", metavar="NAME=HOST:PORT")
     commands.choices["mirror"].add_argument("--layers", type=int, default=4)
     commands.choices["mirror"].add_argument("--hosted", required=True)
     commands.choices["mirror"].add_argument("--cache", required=True)
+    command = commands.choices["rollout"]
+    command.add_argument("--sizes", type=int, nargs="+", required=True)
+    command.add_argument("--inventory", required=True, help="the scenario's inventory, with the mirror host")
+    command.add_argument("--switch", required=True, help="extra variables of the rollout to the mirror")
+    command.add_argument("--network", required=True)
+    command.add_argument("--image", default="dockyard-test/dockerd:bookworm")
+    command.add_argument("--sentinel", default=str(ROOT / ".cache/images/busybox.tar"))
+    command.add_argument("--sentinel-image", default="dockyard-test/busybox:latest")
     command = commands.add_parser("report")
     command.add_argument("out_dir")
     command.add_argument("parts", nargs="+")
     args = parser.parse_args()
     if args.command == "report":
         report(args)
+        return 0
+    if args.command == "rollout":
+        Path(args.out).write_text(json.dumps(rollout(args), indent=1))
         return 0
     args.creds = os.environ.get("BENCH_CREDS", "")
     if ":" not in args.creds:
