@@ -154,6 +154,7 @@ def mirror(args):
 INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
 INOTIFY_PER_HOST = 10
 SENTINEL = "bench-sentinel"
+CLIENT_LABEL = "dockyard.bench=rollout"
 
 
 def docker(*args, stdin=None, check=True):
@@ -171,7 +172,7 @@ def start_client(name, args, host):
     options += [flag for volume in host["volumes"] for flag in ("--volume", volume)]
     options += [flag for mount in host["tmpfs"] for flag in ("--tmpfs", mount)]
     docker("run", "--detach", "--name", name, "--hostname", name, "--network", args.network,
-           "--label", "dockyard.bench=rollout", *options, args.image, host["command"])
+           "--label", CLIENT_LABEL, *options, args.image, host["command"])
     deadline = time.monotonic() + 120
     while subprocess.run(["docker", "exec", name, "docker", "info"], capture_output=True, check=False).returncode:
         if time.monotonic() > deadline:
@@ -189,9 +190,10 @@ def restarted(name, started):
     return state != f"true {started} 0"
 
 
-def remove_clients(names):
-    for name in names:
-        docker("rm", "--force", "--volumes", name, check=False)
+def remove_clients():
+    """Remove every client host, this run's and any a killed run left."""
+    for container in docker("ps", "--all", "--quiet", "--filter", f"label={CLIENT_LABEL}").split():
+        docker("rm", "--force", "--volumes", container, check=False)
 
 
 def clients_playbook(args, hosts, size):
@@ -223,6 +225,7 @@ def rollout(args):
     host = yaml.safe_load((ROOT / "molecule/resources/host.yml").read_text())
     limit = int(INOTIFY_LIMIT.read_text())
     rows, restarts = {}, {}
+    remove_clients()
     try:
         INOTIFY_LIMIT.write_text(str(limit + INOTIFY_PER_HOST * max(args.sizes)))
         for _ in range(args.rounds):
@@ -237,7 +240,7 @@ def rollout(args):
                     restarts[f"{size} hosts"] = restarts.get(f"{size} hosts", 0) + sum(
                         restarted(name, started[name]) for name in names)
                 finally:
-                    remove_clients(names)
+                    remove_clients()
     finally:
         INOTIFY_LIMIT.write_text(str(limit))
     if any(restarts.values()):

@@ -1,16 +1,23 @@
 """The benchmark ran every comparison and wrote a whole report: every path
 moved its images in every round, the cache really served the mirror's pulls,
-and the report has every part with its medians and ratios. The figures
-themselves are not judged here (make bench reports them)."""
+every fleet of the rollout was switched to the cache with no container
+restarted and left nothing behind, and the report has every part with its
+medians and ratios. The figures themselves are not judged here (make bench
+reports them)."""
 
 import json
 import os
+import re
+import subprocess
 from pathlib import Path
 
 testinfra_hosts = ["ansible://bench-client"]
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS") or 1)
+ROLLOUT_SIZES = [int(size) for size in (os.environ.get("BENCH_ROLLOUT_SIZES") or "2").split()]
+ROLLOUT_ROUNDS = int(os.environ.get("BENCH_ROLLOUT_ROUNDS") or 1)
 REPORT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "reports/bench/latest.json"
+TIMINGS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "bench"
 
 
 def measured(host, part):
@@ -41,15 +48,34 @@ def test_the_cache_holds_what_it_served(host):
     assert tags == [f"round-{number}" for number in range(1, ROUNDS + 1)]
 
 
+def test_every_rollout_fleet_switched_to_the_cache_with_no_container_restarted():
+    rollout = json.loads((TIMINGS / "rollout.json").read_text())
+    fleets = [f"{size} hosts" for size in ROLLOUT_SIZES]
+    assert list(rollout["rows"]) == fleets and rollout["restarted"] == dict.fromkeys(fleets, 0)
+    assert all(len(row["rollout"]) == ROLLOUT_ROUNDS for row in rollout["rows"].values())
+    largest = (TIMINGS / f"rollout-{ROLLOUT_SIZES[-1]}.log").read_text()
+    assert "Batches [1, \"25%\"]" in largest
+    # Every host changed, and pulled the canary: Docker Hub is out of reach,
+    # so only the cache can have served it.
+    for number in range(1, ROLLOUT_SIZES[-1] + 1):
+        name = f"bench-rollout-{number:02d}"
+        assert re.search(rf"^{name}\s+: ok=\d+\s+changed=[1-9]\d*\s+unreachable=0\s+failed=0", largest, re.MULTILINE)
+        assert re.search(rf"Pull the canary image through the mirrors\.\] \**\n.*\nok: \[{name}\]", largest)
+    # The fleets' hosts are gone again.
+    assert subprocess.run(["docker", "ps", "--all", "--quiet", "--filter", "label=dockyard.bench=rollout"],
+                          capture_output=True, text=True, check=True).stdout == ""
+
+
 def test_the_report_has_every_part_with_medians_and_ratios():
     report = json.loads(REPORT.read_text())
     parts = {part["part"]: part for part in report["parts"]}
-    assert list(parts) == ["frontend", "mirror", "converge"]
+    assert list(parts) == ["frontend", "mirror", "rollout", "converge"]
     assert parts["frontend"]["rows"]["direct"]["push"]["ratio"] == 1.0
     for name in ("project", "blog-post"):
         for direction in ("push", "pull"):
             figures = parts["frontend"]["rows"][name][direction]
             assert figures["median"] > 0 and figures["mb_per_s"] > 0 and figures["ratio"] > 0
     assert parts["mirror"]["rows"]["cache-warm"]["pull"]["ratio"] > 0
+    assert all(row["rollout"]["median"] > 0 for row in parts["rollout"]["rows"].values())
     assert parts["converge"]["rows"]["re-run"]["converge"]["median"] > 0
     assert report["machine"]["cores"] >= 1
