@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Merge owned keys into Docker's daemon.json and say how to apply them."""
+"""Merge owned keys into Docker's daemon.json, and say how to apply them or reload dockerd."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ description:
     user may write to is reported with a warning and loses that permission.
   - Warns on every run while the resulting file lists C(insecure-registries), as
     dockerd talks to those over plain HTTP or unverified TLS.
+  - With O(reload), the same run reloads dockerd, waits until it has reloaded, and returns the
+    registry settings it then runs with.
   - Supports check mode and diff mode.
 options:
   path:
@@ -49,6 +51,18 @@ options:
     description: File mode of a file the module creates; an existing file keeps its mode.
     type: raw
     default: "0644"
+  reload:
+    description:
+      - When the file changes, reload dockerd with C(systemctl reload docker) (SIGHUP, no container
+        stops), wait until dockerd reports the reload done (its C(reload) event), and return the
+        registry settings it then runs with in RV(registry_config).
+      - A change that needs a restart (RV(apply) C(restart)) is an error, and nothing is written.
+      - A reload dockerd does not report within 30 seconds (it refused the file, see its log) is an
+        error. The file stays written, for the caller to put the previous values back.
+      - dockerd is reached on the Unix socket of E(DOCKER_HOST), else the first C(unix://) entry of
+        C(hosts) in the file, else C(/var/run/docker.sock).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -60,6 +74,7 @@ attributes:
     platforms: posix
 requirements:
   - Docker Engine's C(dockerd) on the host, for the optional check of the new file.
+  - systemd's C(systemctl) managing C(docker.service), for O(reload).
 author:
   - dockyard contributors
 """
@@ -75,6 +90,14 @@ EXAMPLES = r"""
 - name: Stop using a mirror; the key is emptied so that a reload drops it.
   docker_daemon_config:
     remove: [registry-mirrors]
+
+- name: Point dockerd at the mirror, reload it, and check what it now uses.
+  docker_daemon_config:
+    config:
+      registry-mirrors: ["https://mirror.example.com"]
+    reload: true
+  register: daemon_json
+  failed_when: daemon_json.registry_config.Mirrors | default([]) != ["https://mirror.example.com/"]
 """
 
 RETURN = r"""
@@ -106,11 +129,24 @@ backup_file:
   returned: when a backup was made
   type: str
   sample: /etc/docker/daemon.json.12345.2026-11-24@10:15:00~
+registry_config:
+  description: >-
+    The registry settings dockerd runs with after the reload (C(RegistryConfig) of its
+    C(/info), as C(docker info) shows it).
+  returned: when O(reload) reloaded dockerd
+  type: dict
+  sample: {"Mirrors": ["https://mirror.example.com/"], "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+           "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": ["https://mirror.example.com/"],
+                                          "Secure": true, "Official": true}}}
 """
 
+import http.client
 import json
 import os
+import socket
 import tempfile
+import time
+import urllib.parse
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.dockyard_file import FileError, drop_world_write, read_text, world_writable, write_text
@@ -149,7 +185,12 @@ ARGUMENT_SPEC = dict(
     remove=dict(type="list", elements="str", default=[]),
     backup=dict(type="bool", default=False),
     mode=dict(type="raw", default="0644"),
+    reload=dict(type="bool", default=False),
 )
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+# How long dockerd may take to report a reload.
+RELOAD_TIMEOUT = 30
 
 
 class DaemonConfigError(Exception):
@@ -214,6 +255,62 @@ def dockerd_rejection(module, text):
     return None if rc == 0 else (err or out).strip()
 
 
+class UnixConnection(http.client.HTTPConnection):
+    """HTTP to dockerd's API on its Unix socket."""
+
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def docker_socket(config):
+    """The Unix socket dockerd answers on: DOCKER_HOST's, the file's first unix:// host, or the default."""
+    hosts = [os.environ.get("DOCKER_HOST", "")] + [str(host) for host in config.get("hosts") or []]
+    return next((host[len("unix://"):] for host in hosts if host.startswith("unix://")), DEFAULT_SOCKET)
+
+
+def reload_dockerd(module, path):
+    """Reload dockerd and wait for its reload event; the registry settings it then reports."""
+    events = UnixConnection(path, RELOAD_TIMEOUT)
+    deadline = time.monotonic() + RELOAD_TIMEOUT
+    try:
+        # Listening before the signal, so that the reload cannot pass unseen.
+        events.request("GET", "/events?" + urllib.parse.urlencode(
+            {"filters": json.dumps({"type": ["daemon"], "event": ["reload"]})}))
+        stream = events.getresponse()
+        if stream.status != 200:
+            raise OSError(f"its events answered {stream.status}")
+        rc, out, err = module.run_command([module.get_bin_path("systemctl", required=True), "reload", "docker"])
+        if rc:
+            raise DaemonConfigError(f"systemctl reload docker failed: {(err or out).strip()}")
+        while True:
+            line = stream.readline()
+            if not line:
+                raise OSError("its event stream ended")
+            if json.loads(line).get("Action") == "reload":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError
+        info = UnixConnection(path, RELOAD_TIMEOUT)
+        try:
+            info.request("GET", "/info")
+            return json.loads(info.getresponse().read()).get("RegistryConfig", {})
+        finally:
+            info.close()
+    except (TimeoutError, socket.timeout) as exc:
+        raise DaemonConfigError(f"dockerd did not report a reload within {RELOAD_TIMEOUT} s; "
+                                "it may have refused the new file (see its log)") from exc
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        raise DaemonConfigError(f"dockerd could not be reached on {path} to reload it: {exc}") from exc
+    finally:
+        events.close()
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     path = module.params["path"]
@@ -224,6 +321,10 @@ def main():
     except (FileError, DaemonConfigError) as exc:
         module.fail_json(msg=str(exc))
 
+    if module.params["reload"] and apply == "restart":
+        needs_restart = [key for key in changed_keys if key not in RELOADABLE or key not in new]
+        module.fail_json(msg=f"a reload cannot apply {', '.join(needs_restart)} (dockerd takes "
+                             f"{'it' if len(needs_restart) == 1 else 'them'} only on a restart); {path} was left as it was")
     if new.get("insecure-registries"):
         module.warn(f"{path} lists insecure-registries {', '.join(map(str, new['insecure-registries']))}: "
                     "dockerd pulls from them over plain HTTP or unverified TLS, where anyone on the "
@@ -246,9 +347,11 @@ def main():
             if module.params["backup"] and before_text:
                 result["backup_file"] = module.backup_local(path)
             write_text(module, path, render(new), module.params["mode"])
+            if module.params["reload"]:
+                result["registry_config"] = reload_dockerd(module, docker_socket(new))
         elif unsafe and not module.check_mode:
             drop_world_write(path)
-    except FileError as exc:
+    except (FileError, DaemonConfigError) as exc:
         module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)
 

@@ -6,7 +6,8 @@ mirror host and a Docker client at once (so even a gap in the checks could not
 change anything here). A case passes when the run stops in the validation play
 with the case's sentence, nothing was (or would have been) changed, no later
 play started, and none of the secrets planted in the inventory appears in the
-output.
+output. The cases of what the rollout reads also run through
+playbooks/clients.yml on its own.
 """
 
 import copy
@@ -575,6 +576,25 @@ def test_hostile_input_stops_the_run_before_any_host_changes(tmp_path, extra, me
     recap = output[output.rindex("PLAY RECAP"):]
     assert "changed=0" in recap
     assert "PLAY [Install Docker Engine" not in output
+    assert_no_secret(output, list(SECRETS.values()) + [KEY_SECRET, "PlantedUrlPw", "PlantedMirrorPw", "PlantedGhcrPw"])
+
+
+# playbooks/clients.yml on its own checks what the rollout reads: the client
+# settings and the caches its pre-flight asks.
+ROLLOUT_CASES = ["client-traversal", "client-hub", "client-no-password", "client-password-newline", "mirror-url",
+                 "mirror-credentials", "containerd-injection", "batches", "canary", "mirror-same-port",
+                 "mirror-second-url"]
+
+
+@pytest.mark.parametrize("name", ROLLOUT_CASES)
+def test_hostile_input_stops_the_rollout_before_any_host_changes(tmp_path, name):
+    extra, message = next(case[1:] for case in CASES if case[0] == name)
+    result, output = run(tmp_path, case_vars(extra), playbook="playbooks/clients.yml")
+    assert result.returncode == 2, output[-3000:]
+    messages = failure_messages(output)
+    assert any(" ".join(message.split()) in m for m in messages), messages or output[-3000:]
+    assert "changed=0" in output[output.rindex("PLAY RECAP"):]
+    assert "PLAY [Check that every mirror answers" not in output
     assert_no_secret(output, list(SECRETS.values()) + [KEY_SECRET, "PlantedUrlPw", "PlantedMirrorPw", "PlantedGhcrPw"])
 
 

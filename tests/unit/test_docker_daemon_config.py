@@ -1,6 +1,11 @@
+import http.server
 import json
 import os
+import socketserver
 import stat
+import threading
+import time
+import urllib.parse
 
 import pytest
 
@@ -164,3 +169,92 @@ def test_insecure_registries_warn_while_listed(run_module, daemon_json):
     assert any("insecure-registries build.lan:5000" in warning["event"]["msg"] for warning in result["warnings"])
     emptied = call(run_module, daemon_json, remove=["insecure-registries"])
     assert not emptied.get("warnings")
+
+
+class FakeDockerAPI(http.server.BaseHTTPRequestHandler):
+    """dockerd's /events and /info: a reload event once systemctl was called (the file it touches),
+    unless the server is told that dockerd refuses the file."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (the handler's name)
+        if self.path.startswith("/events?"):
+            self.server.filters = json.loads(urllib.parse.parse_qs(self.path.split("?", 1)[1])["filters"][0])
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            deadline = time.monotonic() + 5
+            while not self.server.reloaded.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self.server.reports_reload:
+                event = json.dumps({"Type": "daemon", "Action": "reload"}).encode() + b"\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            else:
+                time.sleep(2)
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            body = json.dumps({"RegistryConfig": {"Mirrors": [MIRROR + "/"]}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_docker(tmp_path, monkeypatch):
+    """A dockerd API on a Unix socket (DOCKER_HOST) and a systemctl that tells it to reload."""
+    reloaded = tmp_path / "reloaded"
+    bindir = tmp_path / "sbin"
+    bindir.mkdir()
+    (bindir / "systemctl").write_text(f'#!/bin/sh\necho "$@" > {reloaded}\n')
+    (bindir / "systemctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    server = socketserver.ThreadingUnixStreamServer(str(tmp_path / "docker.sock"), FakeDockerAPI)
+    server.daemon_threads = True
+    server.reloaded, server.reports_reload = reloaded, True
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'docker.sock'}")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_reload_applies_the_change_and_returns_what_dockerd_uses(run_module, daemon_json, fake_docker):
+    result = call(run_module, daemon_json, reload=True, config={"registry-mirrors": [MIRROR]})
+    assert result["changed"] and result["registry_config"] == {"Mirrors": [MIRROR + "/"]}
+    assert fake_docker.reloaded.read_text() == "reload docker\n"
+    assert fake_docker.filters == {"type": ["daemon"], "event": ["reload"]}
+    assert json.loads(daemon_json.read_text()) == {"registry-mirrors": [MIRROR]}
+
+
+def test_reload_does_nothing_when_nothing_changed_or_in_check_mode(run_module, daemon_json, fake_docker):
+    daemon_json.write_text(json.dumps({"registry-mirrors": [MIRROR]}))
+    unchanged = call(run_module, daemon_json, reload=True, config={"registry-mirrors": [MIRROR]})
+    checked = call(run_module, daemon_json, reload=True, check_mode=True, config={"registry-mirrors": []})
+    assert not unchanged["changed"] and checked["changed"]
+    assert "registry_config" not in unchanged and "registry_config" not in checked
+    assert not fake_docker.reloaded.exists()
+
+
+def test_a_reload_dockerd_does_not_report_fails_and_says_so(run_module, daemon_json, fake_docker, monkeypatch):
+    fake_docker.reports_reload = False
+    monkeypatch.setattr(mod, "RELOAD_TIMEOUT", 1)
+    daemon_json.write_text('{"debug": true}')
+    result = call(run_module, daemon_json, reload=True, config={"registry-mirrors": [MIRROR]})
+    assert result["failed"] and fake_docker.reloaded.exists()
+    assert result["msg"] == ("dockerd did not report a reload within 1 s; "
+                             "it may have refused the new file (see its log)")
+    # What the caller needs to put the file back.
+    assert result["previous_config"] == {"debug": True}
+
+
+def test_reload_refuses_a_change_that_needs_a_restart_and_writes_nothing(run_module, daemon_json, fake_docker):
+    daemon_json.write_text('{"debug": true}')
+    result = call(run_module, daemon_json, reload=True, config={"registry-mirrors": [MIRROR], "data-root": "/srv"})
+    assert result["failed"] and result["msg"] == (
+        f"a reload cannot apply data-root (dockerd takes it only on a restart); {daemon_json} was left as it was")
+    assert daemon_json.read_text() == '{"debug": true}' and not fake_docker.reloaded.exists()

@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 import docker_daemon_config
-import docker_registry_ca
+import docker_registries
 import registry_htpasswd
 import registry_retention
 
-MODULES = [docker_daemon_config, docker_registry_ca, registry_htpasswd, registry_retention]
+MODULES = [docker_daemon_config, docker_registries, registry_htpasswd, registry_retention]
 KEYS = ("type", "default", "choices", "elements", "required", "no_log")
 
 
