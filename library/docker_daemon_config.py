@@ -149,7 +149,8 @@ import time
 import urllib.parse
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.dockyard_file import FileError, drop_world_write, read_text, world_writable, write_text
+from ansible.module_utils.dockyard_file import (FileError, drop_world_write, json_object, read_text, world_writable,
+                                               write_text)
 
 # Keys that dockerd applies on SIGHUP (daemon/reload.go).
 RELOADABLE = frozenset({
@@ -195,19 +196,6 @@ RELOAD_TIMEOUT = 30
 
 class DaemonConfigError(Exception):
     pass
-
-
-def parse(text, path):
-    """Parse daemon.json text; an empty file is an empty configuration."""
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise DaemonConfigError(f"{path} is not valid JSON ({exc}); fix or remove it first") from exc
-    if not isinstance(data, dict):
-        raise DaemonConfigError(f"{path} must hold a JSON object, found {type(data).__name__}")
-    return data
 
 
 def merge(current, config, remove):
@@ -316,7 +304,7 @@ def main():
     path = module.params["path"]
     try:
         before_text = read_text(path)
-        current = parse(before_text or "", path)
+        current = json_object(before_text, path)
         new, changed_keys, apply = merge(current, module.params["config"], module.params["remove"])
     except (FileError, DaemonConfigError) as exc:
         module.fail_json(msg=str(exc))

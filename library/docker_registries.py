@@ -115,7 +115,8 @@ import shutil
 import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.dockyard_file import FileError, drop_world_write, read_text, world_writable, write_text
+from ansible.module_utils.dockyard_file import (FileError, drop_world_write, json_object, read_text, world_writable,
+                                               write_text)
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", default="/etc/docker/certs.d"),
@@ -178,14 +179,7 @@ def client_config():
     """The Docker client's configuration (config.json), as the CLI finds it."""
     directory = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
     path = os.path.join(directory, "config.json")
-    text = read_text(path)
-    try:
-        config = json.loads(text) if text and text.strip() else {}
-    except ValueError as exc:
-        raise LoginError(f"{path} is not valid JSON ({exc}); fix or remove it first") from exc
-    if not isinstance(config, dict):
-        raise LoginError(f"{path} must hold a JSON object")
-    return config
+    return json_object(read_text(path), path)
 
 
 def stored_login(config, address):

@@ -9,6 +9,7 @@ take that permission away.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
@@ -40,6 +41,19 @@ def read_text(path):
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FileError(f"{path} is not UTF-8 text (byte {exc.start} is not); fix or remove it first") from exc
+
+
+def json_object(text, path):
+    """The JSON object in a file's text; an empty or missing file is an empty object."""
+    if not text or not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise FileError(f"{path} is not valid JSON ({exc}); fix or remove it first") from exc
+    if not isinstance(data, dict):
+        raise FileError(f"{path} must hold a JSON object, found {type(data).__name__}")
+    return data
 
 
 def world_writable(path):
