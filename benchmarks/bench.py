@@ -4,6 +4,9 @@
 bench.py frontend OUT --rounds N --mib M NAME=HOST:PORT ...
     Push and pull of a fresh layer of M MiB of random bytes (incompressible)
     through each NAME, in turn, N rounds; the first NAME is the baseline.
+bench.py replicas OUT --rounds N --mib M NAME=HOST:PORT ...
+    The same, through a single filesystem registry (the first NAME, the
+    baseline) and through the front end of the replicas on S3.
 bench.py mirror OUT --rounds N --mib M --layers L --hosted HOST:PORT --cache HOST:PORT
     Each round pushes a fresh image of L layers of M MiB to the hosted
     registry, then pulls it from the hosted registry (no cache, the
@@ -111,7 +114,12 @@ def pull(scratch, reference, creds):
         shutil.rmtree(target)
 
 
-def frontend(args):
+WHAT = {"frontend": "pushed then pulled through each path in turn",
+        "replicas": "pushed then pulled through a single filesystem registry and the S3 replicas' front end, in turn"}
+
+
+def paths_part(args):
+    """Part frontend or replicas: a fresh layer pushed and pulled through each path."""
     paths = dict(item.split("=", 1) for item in args.paths)
     rows = {name: {"push": [], "pull": []} for name in paths}
     moved = 0
@@ -121,14 +129,14 @@ def frontend(args):
         names = list(paths)[round_number - 1:] + list(paths)[:round_number - 1]
         for name in names:
             image, moved = layout(args.scratch, 1, args.mib)
-            reference = f"{paths[name]}/bench/frontend-{name}:round-{round_number}"
+            reference = f"{paths[name]}/bench/{args.command}-{name}:round-{round_number}"
             try:
                 rows[name]["push"].append(skopeo(f"oci:{image}:bench", f"docker://{reference}", args.creds))
             finally:
                 shutil.rmtree(image)
             rows[name]["pull"].append(pull(args.scratch, reference, args.creds))
-    return {"part": "frontend", "baseline": next(iter(paths)), "bytes": moved, "rows": rows,
-            "what": f"one layer of {args.mib} MiB of random bytes, pushed then pulled through each path in turn"}
+    return {"part": args.command, "baseline": next(iter(paths)), "bytes": moved, "rows": rows,
+            "what": f"one layer of {args.mib} MiB of random bytes, {WHAT[args.command]}"}
 
 
 def mirror(args):
@@ -310,14 +318,15 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("frontend", "mirror", "rollout"):
+    for name in ("frontend", "replicas", "mirror", "rollout"):
         command = commands.add_parser(name)
         command.add_argument("out")
         command.add_argument("--rounds", type=int, default=1)
-    for name in ("frontend", "mirror"):
+    for name in ("frontend", "replicas", "mirror"):
         commands.choices[name].add_argument("--mib", type=int, default=16)
         commands.choices[name].add_argument("--scratch", default="/run")
-    commands.choices["frontend"].add_argument("paths", nargs="+", metavar="NAME=HOST:PORT")
+    for name in ("frontend", "replicas"):
+        commands.choices[name].add_argument("paths", nargs="+", metavar="NAME=HOST:PORT")
     commands.choices["mirror"].add_argument("--layers", type=int, default=4)
     commands.choices["mirror"].add_argument("--hosted", required=True)
     commands.choices["mirror"].add_argument("--cache", required=True)
@@ -342,7 +351,7 @@ def main():
     args.creds = os.environ.get("BENCH_CREDS", "")
     if ":" not in args.creds:
         sys.exit("BENCH_CREDS must hold USER:PASS")
-    result = frontend(args) if args.command == "frontend" else mirror(args)
+    result = mirror(args) if args.command == "mirror" else paths_part(args)
     Path(args.out).write_text(json.dumps(result, indent=1))
     return 0
 

@@ -1,5 +1,6 @@
 """The benchmark ran every comparison and wrote a whole report: every path
 moved its images in every round, the cache really served the mirror's pulls,
+the replicas kept their layers in the S3 bucket,
 every fleet of the rollout was switched to the cache with no container
 restarted and left nothing behind, and the report has every part with its
 medians and ratios. The figures themselves are not judged here (make bench
@@ -18,10 +19,20 @@ ROLLOUT_SIZES = [int(size) for size in (os.environ.get("BENCH_ROLLOUT_SIZES") or
 ROLLOUT_ROUNDS = int(os.environ.get("BENCH_ROLLOUT_ROUNDS") or 1)
 REPORT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "reports/bench/latest.json"
 TIMINGS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "bench"
+# The tags each round pushed.
+TAGS = [f"round-{number}" for number in range(1, ROUNDS + 1)]
 
 
 def measured(host, part):
     return json.loads(host.file(f"/root/bench-{part}.json").content_string)
+
+
+def stored_tags(host, container, repository):
+    """The tags of a repository on the disk of a registry container of bench-registry."""
+    registry = host.get_host("ansible://bench-registry", ansible_inventory=host.backend.ansible_inventory)
+    mounts = json.loads(registry.check_output(f"docker inspect {container}"))[0]["Mounts"]
+    data = next(mount["Source"] for mount in mounts if mount["Destination"] == "/var/lib/registry")
+    return registry.check_output(f"ls {data}/docker/registry/v2/repositories/{repository}/_manifests/tags").split()
 
 
 def test_every_front_end_path_pushed_and_pulled_the_layer_in_every_round(host):
@@ -34,6 +45,24 @@ def test_every_front_end_path_pushed_and_pulled_the_layer_in_every_round(host):
     assert frontend["bytes"] == int(os.environ.get("BENCH_MIB") or 32) << 20
 
 
+def test_the_filesystem_registry_and_the_replicas_pushed_and_pulled_the_layer_in_every_round(host):
+    replicas = measured(host, "replicas")
+    assert replicas["baseline"] == "filesystem"
+    assert list(replicas["rows"]) == ["filesystem", "replicas"]
+    for row in replicas["rows"].values():
+        assert len(row["push"]) == len(row["pull"]) == ROUNDS
+    assert replicas["bytes"] == int(os.environ.get("BENCH_MIB") or 32) << 20
+
+
+def test_each_path_of_the_replicas_part_kept_its_images_where_it_stores_them(host):
+    """The replicas' tags are in the S3 bucket, the filesystem registry's on its disk."""
+    store = host.get_host("ansible://bench-store", ansible_inventory=host.backend.ansible_inventory)
+    tags = store.check_output("ls /srv/s3/registry/docker/registry/v2/repositories/bench/replicas-replicas/_manifests/tags")
+    assert tags.split() == TAGS
+    assert not store.file("/srv/s3/registry/docker/registry/v2/repositories/bench/replicas-filesystem").exists
+    assert stored_tags(host, "registry", "bench/replicas-filesystem") == TAGS
+
+
 def test_the_cache_was_pulled_cold_and_warm_in_every_round(host):
     mirror = measured(host, "mirror")
     assert list(mirror["rows"]) == ["hosted", "cache-cold", "cache-warm"]
@@ -41,11 +70,7 @@ def test_the_cache_was_pulled_cold_and_warm_in_every_round(host):
 
 
 def test_the_cache_holds_what_it_served(host):
-    registry = host.get_host("ansible://bench-registry", ansible_inventory=host.backend.ansible_inventory)
-    mounts = json.loads(registry.check_output("docker inspect cache"))[0]["Mounts"]
-    data = next(mount["Source"] for mount in mounts if mount["Destination"] == "/var/lib/registry")
-    tags = registry.check_output(f"ls {data}/docker/registry/v2/repositories/bench/mirror/_manifests/tags").split()
-    assert tags == [f"round-{number}" for number in range(1, ROUNDS + 1)]
+    assert stored_tags(host, "cache", "bench/mirror") == TAGS
 
 
 def test_every_rollout_fleet_switched_to_the_cache_with_no_container_restarted():
@@ -69,13 +94,17 @@ def test_every_rollout_fleet_switched_to_the_cache_with_no_container_restarted()
 def test_the_report_has_every_part_with_medians_and_ratios():
     report = json.loads(REPORT.read_text())
     parts = {part["part"]: part for part in report["parts"]}
-    assert list(parts) == ["frontend", "mirror", "rollout", "converge"]
+    assert list(parts) == ["frontend", "mirror", "rollout", "converge", "replicas"]
     assert parts["frontend"]["rows"]["direct"]["push"]["ratio"] == 1.0
     for name in ("project", "blog-post"):
         for direction in ("push", "pull"):
             figures = parts["frontend"]["rows"][name][direction]
             assert figures["median"] > 0 and figures["mb_per_s"] > 0 and figures["ratio"] > 0
     assert parts["mirror"]["rows"]["cache-warm"]["pull"]["ratio"] > 0
+    assert parts["replicas"]["rows"]["filesystem"]["pull"]["ratio"] == 1.0
+    for direction in ("push", "pull"):
+        figures = parts["replicas"]["rows"]["replicas"][direction]
+        assert figures["median"] > 0 and figures["mb_per_s"] > 0 and figures["ratio"] > 0
     assert all(row["rollout"]["median"] > 0 for row in parts["rollout"]["rows"].values())
     assert parts["converge"]["rows"]["re-run"]["converge"]["median"] > 0
     assert report["machine"]["cores"] >= 1
