@@ -58,15 +58,25 @@ lint: host-test venv
 unit: venv
 	pytest --numprocesses 2
 
-# Scenarios are independent (own containers and networks): they can run in parallel.
+# Scenarios are independent (own containers and networks): they can run in
+# parallel. Each one's output is also kept in reports/test/<scenario>.log, in
+# lines wide enough to hold a failed test's name and reason.
 molecule: $(addprefix molecule-,$(SCENARIOS))
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
-	molecule test --scenario-name $*
+	mkdir -p reports/test
+	COLUMNS=200 molecule test --scenario-name $* 2>&1 | tee reports/test/$*.log
 
 # Two jobs at a time (the scenarios and the demo's round trip), each one's
-# output printed whole when it ends.
+# output printed whole when it ends; on a failure, every failed test and task
+# of the scenarios again, last.
 test: lint unit
-	$(MAKE) --jobs=2 --output-sync=target molecule demo-check
+	rm -rf reports/test
+	$(MAKE) --jobs=2 --output-sync=target molecule demo-check || { \
+	  echo "make test failed. The failed tests and tasks (reports/test/ has each scenario's output):"; \
+	  grep --with-filename --perl-regexp '(FAILED|ERROR)(\e\[[0-9;]*m)* +[a-z]|fatal: \[|Verifier tests failed' \
+	    reports/test/*.log \
+	    | sed 's/\x1b\[[0-9;]*m//g'; \
+	  exit 1; }
 
 # Not part of make test: figures are not pass or fail on a shared machine.
 bench: venv images
