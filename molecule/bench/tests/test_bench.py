@@ -21,6 +21,8 @@ REPORT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "reports/bench/latest.
 TIMINGS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "bench"
 # The tags each round pushed.
 TAGS = [f"round-{number}" for number in range(1, ROUNDS + 1)]
+# The replicas' repositories, as objects of the S3 server's bucket on bench-store.
+BUCKET = "/srv/s3/registry/docker/registry/v2/repositories"
 
 
 def measured(host, part):
@@ -57,9 +59,8 @@ def test_the_filesystem_registry_and_the_replicas_pushed_and_pulled_the_layer_in
 def test_each_path_of_the_replicas_part_kept_its_images_where_it_stores_them(host):
     """The replicas' tags are in the S3 bucket, the filesystem registry's on its disk."""
     store = host.get_host("ansible://bench-store", ansible_inventory=host.backend.ansible_inventory)
-    tags = store.check_output("ls /srv/s3/registry/docker/registry/v2/repositories/bench/replicas-replicas/_manifests/tags")
-    assert tags.split() == TAGS
-    assert not store.file("/srv/s3/registry/docker/registry/v2/repositories/bench/replicas-filesystem").exists
+    assert store.check_output(f"ls {BUCKET}/bench/replicas-replicas/_manifests/tags").split() == TAGS
+    assert not store.file(f"{BUCKET}/bench/replicas-filesystem").exists
     assert stored_tags(host, "registry", "bench/replicas-filesystem") == TAGS
 
 
