@@ -103,6 +103,12 @@ def batch(value):
     return _is_int(value) and value > 0
 
 
+def seconds(value):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,4}", value):
+        value = int(value)
+    return _is_int(value) and 0 <= value <= 3600
+
+
 def percentage(value):
     if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value):
         value = int(value)
@@ -307,6 +313,7 @@ GRAMMARS = {
     "port_or_zero": (port_or_zero, "a port number from 1 to 65535, or 0 for none", True),
     "batch": (batch, "a number of hosts, or a percentage of the group such as 25%", True),
     "percentage": (percentage, "a whole number from 0 to 100", True),
+    "seconds": (seconds, "a whole number of seconds from 0 to 3600", True),
     "root_url": (root_url, "the root URL of a registry, http(s)://host[:port], with no credentials, path, "
                            "query or spaces (give an account in the username and password settings)", True),
     "https_root_url": (https_root_url, "an https:// root URL, https://host[:port], with no credentials, path, "
@@ -487,12 +494,15 @@ def dockyard_uncovered(names, subject_alt_names):
 
 
 def dockyard_present_keys(config, keys):
-    """The keys, each a section or section.key, that the configuration mapping has."""
+    """The keys, each a dotted path such as section or section.key.subkey, that the configuration mapping has."""
     present = []
     for key in keys:
-        section, _, name = key.partition(".")
-        value = (config or {}).get(section)
-        if section in (config or {}) and (not name or (isinstance(value, dict) and name in value)):
+        value = config or {}
+        for name in key.split("."):
+            if not isinstance(value, dict) or name not in value:
+                break
+            value = value[name]
+        else:
             present.append(key)
     return present
 

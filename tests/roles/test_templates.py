@@ -125,6 +125,7 @@ def test_grammars_accept_what_real_deployments_use():
         "calendar": ["daily", "Sun *-*-* 03:00", "Mon..Fri 02:30", "*-*-01 04:00:00", "weekly"],
         "repository_pattern": ["*", "ci/*", "team-?/app", "library/[a-m]*", "a/b/c"],
         "age": ["30d", "12h", "1w"],
+        "seconds": [0, 30, "30", 3600],
         "regex": ["latest", "v[0-9].*", "release-(stable|lts)", "^main-[a-f0-9]{7}$"],
     }
     for grammar, values in accepted.items():

@@ -130,6 +130,7 @@ GRAMMAR = {
                  "[2001:db8::1]:443 (no scheme, path or spaces; port 1-65535).",
     "port": "is not valid: give a port number from 1 to 65535.",
     "port_or_zero": "is not valid: give a port number from 1 to 65535, or 0 for none.",
+    "seconds": "is not valid: give a whole number of seconds from 0 to 3600.",
     "root_url": "is not valid: give the root URL of a registry, http(s)://host[:port], with no credentials, path, "
                 "query or spaces (give an account in the username and password settings).",
     "https_root_url": "is not valid: give an https:// root URL, https://host[:port], with no credentials, path, "
@@ -219,6 +220,11 @@ CASES = [
     ("http-addr", {"registry_config": {"http": {"addr": ":443"}}},
      "registry_config.http.addr is set; the registry listens on :5000 inside its container. Set "
      "registry_bind_address and registry_port for the host side."),
+    ("drain-forever", {"registry_drain_seconds": 86400}, f'registry_drain_seconds 86400 {GRAMMAR["seconds"]}'),
+    ("drain-config", {"registry_config": {"http": {"draintimeout": "5m", "secret": "x" * 32}}},
+     "registry_config.http.secret is set; set registry_http_secret instead (non-empty, in a vault), or leave it "
+     "empty and the role generates one once and keeps it. registry_config.http.draintimeout is set; set "
+     "registry_drain_seconds instead, which the container's stop timeout follows."),
     ("rootdirectory", {"registry_config": {"storage": {"filesystem": {"rootdirectory": "/data"}}}},
      "registry_config.storage.filesystem.rootdirectory is set; images would be written inside the container and "
      "lost with it. Set registry_data_dir for the host directory."),

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 
 import yaml
 
@@ -189,3 +190,56 @@ def test_metrics_count_requests_and_storage_on_loopback_only(host):
     # 2.x keeps its pull-through cache counters in /debug/vars, 3.x in Prometheus.
     proxy = [name for name, _ in after if name.startswith("registry_proxy_")]
     assert bool(proxy) == (major == "3"), proxy
+
+
+# Uploads a layer of random bytes larger than the sockets between here and the
+# registry hold, starts reading it back, restarts the registry, reads slowly
+# for 2 s more (the registry no longer exists unless it drains), then at full
+# speed, as nginx reads; prints what arrived.
+DRAIN_SCRIPT = r"""
+import base64, hashlib, json, os, subprocess, sys, time, urllib.error, urllib.request
+address, login = sys.argv[1:3]
+headers = {"Content-Type": "application/octet-stream"}
+if login:
+    headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
+def call(method, url, body=None):
+    url = url if url.startswith("http") else f"http://{address}{url}"
+    return urllib.request.urlopen(urllib.request.Request(url, data=body, method=method, headers=headers))
+layer = os.urandom(128 << 20)
+digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+upload = call("POST", "/v2/drain/layer/blobs/uploads/").headers["Location"]
+call("PUT", upload + ("&" if "?" in upload else "?") + "digest=" + digest, layer).close()
+response = call("GET", f"/v2/drain/layer/blobs/{digest}")
+received = hashlib.sha256(response.read(1 << 20))
+restart = subprocess.Popen(["docker", "restart", "registry"], stdout=subprocess.DEVNULL)
+started = time.monotonic()
+try:
+    while chunk := response.read(1 << 20):
+        received.update(chunk)
+        if time.monotonic() - started < 2:
+            time.sleep(0.1)
+    error = None
+except Exception as exc:
+    error = repr(exc)
+read_seconds, restarted = round(time.monotonic() - started, 1), restart.wait()
+for _ in range(100):
+    try:
+        call("GET", "/v2/").close()
+        break
+    except urllib.error.HTTPError:
+        break
+    except OSError:
+        time.sleep(0.2)
+print(json.dumps({"intact": "sha256:" + received.hexdigest() == digest, "error": error,
+                  "read_seconds": read_seconds, "restart": restarted}))
+"""
+
+
+def test_a_restarted_registry_finishes_the_pull_it_has_begun(host):
+    hostvars = host.ansible.get_variables()
+    login = "" if hostvars.get("registry_auth") == "none" else f"{hostvars['test_user']}:{hostvars['test_password']}"
+    result = json.loads(host.check_output(f"python3 -c {shlex.quote(DRAIN_SCRIPT)} 127.0.0.1:5000 '{login}'"))
+    # The read went on after docker restart began, and every byte came.
+    assert result["read_seconds"] >= 2 and result["restart"] == 0, result
+    assert result["error"] is None and result["intact"], result
+    assert json.loads(host.check_output("probe http://127.0.0.1:5000/v2/"))["status"] in (200, 401)

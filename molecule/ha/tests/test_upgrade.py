@@ -63,6 +63,10 @@ def test_each_replica_runs_3x_with_its_config_on_3x_path(host, replica):
     assert "/etc/docker/registry/config.yml" not in mounts
     config = node.file("/etc/dockyard/registry/config.yml").content_string
     assert "addrs:" in config and "forcepathstyle: true" in config
+    # A replaced replica finishes the requests it has begun (registry_drain_seconds),
+    # and Docker waits for that before killing it.
+    assert "draintimeout: 30s" in config
+    assert inspected["Config"]["StopTimeout"] == 35
 
 
 def created(node):
