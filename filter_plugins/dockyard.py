@@ -10,11 +10,15 @@ changes anything; a refusal names the variable, shows the offending value
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
+
+import yaml
 
 LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"^{LABEL}(?:\.{LABEL})*$")
@@ -554,6 +558,55 @@ def dockyard_daemon_config_refusals(config, variable, refused=None):
     return sentences
 
 
+# The options typed a number or true/false in the roles' argument specs, and
+# the texts Ansible reads as true or false.
+PROJECT = Path(__file__).resolve().parent.parent
+SCALAR_KINDS = {"int": "a number", "float": "a number", "bool": "true or false"}
+TRUE_TEXTS = {"true", "yes", "on", "y", "1"}
+FALSE_TEXTS = {"false", "no", "off", "n", "0"}
+
+
+@functools.cache
+def dockyard_scalar_options(roles_dir):
+    """{option: type} of the number and true/false options of roles_dir/*/meta/argument_specs.yml (roles_dir relative
+    to the project)."""
+    kinds = {}
+    for spec in sorted((PROJECT / roles_dir).glob("*/meta/argument_specs.yml")):
+        options = yaml.safe_load(spec.read_text())["argument_specs"]["main"]["options"]
+        kinds.update({name: option["type"] for name, option in options.items() if option.get("type") in SCALAR_KINDS})
+    return kinds
+
+
+def _typed(kind, text):
+    """The value the text stands for, or None when it stands for none."""
+    text = text.strip()
+    if kind == "bool":
+        return True if text.lower() in TRUE_TEXTS else False if text.lower() in FALSE_TEXTS else None
+    try:
+        return int(text) if kind == "int" else float(text)
+    except ValueError:
+        return None
+
+
+def dockyard_text_refusals(values, kinds):
+    """Sentences for the options of kinds ({option: type}) whose value (values: {option: value} of those set) is
+    text: ansible-playbook -e name=value passes text, which the roles would compare as text, and a template reads
+    any text but an empty one as true, "false" too."""
+    sentences = []
+    for name, kind in kinds.items():
+        value = values.get(name)
+        if not isinstance(value, str):
+            continue
+        typed = _typed(kind, value)
+        example = f"-e '{json.dumps({name: typed})}'" if typed is not None else f"-e '{{\"{name}\": ...}}'"
+        sentences.append(
+            f"{name} is the text {_shown(value)}, but it takes {SCALAR_KINDS[kind]}"
+            + (" (a template reads any text but an empty one as true)" if kind == "bool" else "")
+            + f": give it unquoted in the inventory, or as JSON on the command line, {example}"
+            " (-e name=value passes text).")
+    return sentences
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -565,4 +618,6 @@ class FilterModule:
             "dockyard_uncovered": dockyard_uncovered,
             "dockyard_present_keys": dockyard_present_keys,
             "dockyard_daemon_config_refusals": dockyard_daemon_config_refusals,
+            "dockyard_scalar_options": dockyard_scalar_options,
+            "dockyard_text_refusals": dockyard_text_refusals,
         }

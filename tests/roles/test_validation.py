@@ -220,6 +220,13 @@ CASES = [
     ("http-addr", {"registry_config": {"http": {"addr": ":443"}}},
      "registry_config.http.addr is set; the registry listens on :5000 inside its container. Set "
      "registry_bind_address and registry_port for the host side."),
+    ("bool-as-text", {"registry_remove_data": "false"},
+     'registry_remove_data is the text "false", but it takes true or false (a template reads any text but an empty '
+     'one as true): give it unquoted in the inventory, or as JSON on the command line, -e \'{"registry_remove_data": '
+     'false}\' (-e name=value passes text).'),
+    ("number-as-text", {"registry_client_max_fail_percentage": "25"},
+     'registry_client_max_fail_percentage is the text "25", but it takes a number: give it unquoted in the '
+     'inventory, or as JSON on the command line, -e \'{"registry_client_max_fail_percentage": 25}\''),
     ("drain-forever", {"registry_drain_seconds": 86400}, f'registry_drain_seconds 86400 {GRAMMAR["seconds"]}'),
     ("drain-config", {"registry_config": {"http": {"draintimeout": "5m", "secret": "x" * 32}}},
      "registry_config.http.secret is set; set registry_http_secret instead (non-empty, in a vault), or leave it "
@@ -587,7 +594,7 @@ def test_hostile_input_stops_the_run_before_any_host_changes(tmp_path, extra, me
 
 # playbooks/clients.yml on its own checks what the rollout reads: the client
 # settings and the caches its pre-flight asks.
-ROLLOUT_CASES = ["client-traversal", "client-hub", "client-no-password", "client-password-newline", "mirror-url",
+ROLLOUT_CASES = ["number-as-text", "client-traversal", "client-hub", "client-no-password", "client-password-newline", "mirror-url",
                  "mirror-credentials", "containerd-injection", "batches", "canary", "mirror-same-port",
                  "mirror-second-url"]
 
