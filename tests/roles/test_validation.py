@@ -166,7 +166,8 @@ CASES = [
     ("port-zero", {"registry_port": 0}, f'registry_port 0 {GRAMMAR["port"]}'),
     ("port-big", {"registry_port": 70000}, f'registry_port 70000 {GRAMMAR["port"]}'),
     ("port-word", {"registry_port": "five thousand"},
-     "argument 'registry_port' is of type str and we were unable to convert to int"),
+     'registry_port is the text "five thousand", but it takes a number: give it unquoted in the inventory, or as '
+     'JSON on the command line, -e \'{"registry_port": ...}\''),
     ("image-newline", {"registry_image": "registry:2\nevil"}, f'registry_image "registry:2\\nevil" {GRAMMAR["image"]}'),
     ("image-upper", {"registry_image": "Registry:2"}, f'registry_image "Registry:2" {GRAMMAR["image"]}'),
     ("archive-name", {"registry_image_archive": "/tmp/registry 2.tar"},
