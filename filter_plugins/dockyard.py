@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
+from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
 LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"^{LABEL}(?:\.{LABEL})*$")
@@ -558,12 +559,9 @@ def dockyard_daemon_config_refusals(config, variable, refused=None):
     return sentences
 
 
-# The options typed a number or true/false in the roles' argument specs, and
-# the texts Ansible reads as true or false.
+# The options typed a number or true/false in the roles' argument specs.
 PROJECT = Path(__file__).resolve().parent.parent
 SCALAR_KINDS = {"int": "a number", "float": "a number", "bool": "true or false"}
-TRUE_TEXTS = {"true", "yes", "on", "y", "1"}
-FALSE_TEXTS = {"false", "no", "off", "n", "0"}
 
 
 @functools.cache
@@ -581,7 +579,7 @@ def _typed(kind, text):
     """The value the text stands for, or None when it stands for none."""
     text = text.strip()
     if kind == "bool":
-        return True if text.lower() in TRUE_TEXTS else False if text.lower() in FALSE_TEXTS else None
+        return True if text.lower() in BOOLEANS_TRUE else False if text.lower() in BOOLEANS_FALSE else None
     try:
         return int(text) if kind == "int" else float(text)
     except ValueError:
