@@ -1,0 +1,188 @@
+#!/usr/bin/python
+"""Keep a role's directories and small text files, all in one step."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: dockyard_files
+short_description: Keep several directories and small text files in one step
+description:
+  - Creates each directory of O(directories) (with its parents) and each file of
+    O(files) with the given content, and gives each the given mode. One run of
+    this module replaces a C(file) or C(copy) task per path, each of which runs
+    a module or two on the host.
+  - Idempotent. A file is rewritten only when its content differs, atomically
+    and through a symbolic link to the file it points at (the link stays).
+  - A path that is not what it should be (a file where a directory belongs, a
+    directory where a file belongs, a file that is not UTF-8 text) is an error,
+    and nothing is written.
+  - The contents are never shown, in any output; there is no diff, since the
+    files may hold secrets.
+  - Supports check mode.
+options:
+  directories:
+    description: Directories to create, in order, with their modes.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the directory.
+        type: path
+        required: true
+      mode:
+        description: Its mode, as an octal string such as C("0750").
+        type: str
+        required: true
+  files:
+    description: Files to keep, in order, with their contents and modes.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the file; its directory must exist or be in O(directories).
+        type: path
+        required: true
+      content:
+        description: The whole text of the file.
+        type: str
+        required: true
+        no_log: true
+      mode:
+        description: Its mode, as an octal string such as C("0600").
+        type: str
+        required: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+author:
+  - dockyard contributors
+"""
+
+EXAMPLES = r"""
+- name: Keep the registry's directories and files.
+  dockyard_files:
+    directories:
+      - {path: /etc/dockyard/registry, mode: "0750"}
+    files:
+      - path: /etc/dockyard/registry/config.yml
+        content: "{{ lookup('ansible.builtin.template', 'config.yml.j2') }}"
+        mode: "0600"
+"""
+
+RETURN = r"""
+written:
+  description: Files created or whose content changed (in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/dockyard/registry/config.yml]
+created:
+  description: Directories created (in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/var/lib/dockyard/registry]
+"""
+
+import os
+import re
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.dockyard_file import FileError, read_text, target, write_text
+
+ENTRY = dict(path=dict(type="path", required=True), mode=dict(type="str", required=True))
+ARGUMENT_SPEC = dict(
+    directories=dict(type="list", elements="dict", default=[], options=ENTRY),
+    files=dict(type="list", elements="dict", default=[],
+               options=dict(ENTRY, content=dict(type="str", required=True, no_log=True))),
+)
+
+
+def octal(entry):
+    mode = entry["mode"]
+    if not re.fullmatch(r"0?[0-7]{3,4}", mode or ""):
+        raise FileError(f"the mode of {entry['path']} must be an octal string such as \"0750\", not {mode!r}")
+    return int(mode, 8)
+
+
+def absolute(entry):
+    if not os.path.isabs(entry["path"]):
+        raise FileError(f"{entry['path']} is not an absolute path")
+    return entry["path"]
+
+
+def current_mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def plan_directory(entry):
+    """What a directory needs: (path, mode, create, fix the mode)."""
+    path, mode = absolute(entry), octal(entry)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise FileError(f"{path} is not a directory")
+    if not os.path.isdir(path):
+        return path, mode, True, True
+    return path, mode, False, current_mode(path) != mode
+
+
+def plan_file(entry, directories):
+    """What a file needs: (path, mode, write the content, fix the mode)."""
+    path, mode = absolute(entry), octal(entry)
+    if not os.path.isdir(os.path.dirname(path)) and os.path.dirname(path) not in directories:
+        raise FileError(f"the directory of {path} does not exist")
+    text = read_text(path) if os.path.lexists(path) else None
+    if text is None:
+        return path, mode, True, True
+    return path, mode, text != entry["content"], current_mode(target(path)) != mode
+
+
+def mkdir(path):
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise FileError(f"cannot create {path}: {exc.strerror}") from exc
+
+
+def chmod(path, mode):
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:
+        raise FileError(f"cannot change the mode of {path}: {exc.strerror}") from exc
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        # Every path is looked at before any is touched: a refusal writes nothing.
+        directories = [plan_directory(entry) for entry in module.params["directories"]]
+        made = {path.rstrip("/") for path, _, create, _ in directories if create}
+        files = [(entry["content"],) + plan_file(entry, made) for entry in module.params["files"]]
+        if not module.check_mode:
+            for path, mode, create, fix in directories:
+                if create:
+                    mkdir(path)
+                if fix:
+                    chmod(path, mode)
+            for content, path, mode, write, fix in files:
+                if write:
+                    write_text(module, path, content, mode)
+                if fix:
+                    chmod(target(path), mode)
+    except FileError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(
+        changed=any(create or fix for _, _, create, fix in directories) or any(write or fix for *_, write, fix in files),
+        created=[path for path, _, create, _ in directories if create],
+        written=[path for _, path, _, write, _ in files if write])
+
+
+if __name__ == "__main__":
+    main()
