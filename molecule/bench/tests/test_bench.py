@@ -109,5 +109,5 @@ def test_the_report_has_every_part_with_medians_and_ratios():
         figures = parts["replicas"]["rows"]["replicas"][direction]
         assert figures["median"] > 0 and figures["mb_per_s"] > 0 and figures["ratio"] > 0
     assert all(row["rollout"]["median"] > 0 for row in parts["rollout"]["rows"].values())
-    assert parts["converge"]["rows"]["re-run"]["converge"]["median"] > 0
+    assert all(parts["converge"]["rows"][row]["converge"]["median"] > 0 for row in ("first", "re-run", "re-run, 1 host"))
     assert report["machine"]["cores"] >= 1
