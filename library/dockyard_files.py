@@ -9,14 +9,14 @@ module: dockyard_files
 short_description: Keep several directories and small text files in one step
 description:
   - Creates each directory of O(directories) (with its parents) and each file of
-    O(files) with the given content, and gives each the given mode. One run of
-    this module replaces a C(file) or C(copy) task per path, each of which runs
-    a module or two on the host.
+    O(files) with the given content, gives each the given mode, and removes
+    each file of O(absent). One run of this module replaces a C(file) or
+    C(copy) task per path, each of which runs a module or two on the host.
   - Idempotent. A file is rewritten only when its content differs, atomically
     and through a symbolic link to the file it points at (the link stays).
   - A path that is not what it should be (a file where a directory belongs, a
-    directory where a file belongs, a file that is not UTF-8 text) is an error,
-    and nothing is written.
+    directory where a file belongs or should go, a file that is not UTF-8
+    text) is an error, and nothing is written or removed.
   - The contents are never shown, in any output; there is no diff, since the
     files may hold secrets.
   - Supports check mode.
@@ -54,6 +54,11 @@ options:
         description: Its mode, as an octal string such as C("0600").
         type: str
         required: true
+  absent:
+    description: Files (or symbolic links) to remove, by absolute path.
+    type: list
+    elements: path
+    default: []
 attributes:
   check_mode:
     support: full
@@ -61,6 +66,8 @@ attributes:
     support: none
   platform:
     platforms: posix
+requirements:
+  - Python 3.8 or later on the host, and nothing else.
 author:
   - dockyard contributors
 """
@@ -83,6 +90,12 @@ written:
   type: list
   elements: str
   sample: [/etc/dockyard/registry/config.yml]
+removed:
+  description: Files removed (in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/apt/sources.list.d/docker.sources]
 created:
   description: Directories created (in check mode, that would be).
   returned: always
@@ -103,6 +116,7 @@ ARGUMENT_SPEC = dict(
     directories=dict(type="list", elements="dict", default=[], options=ENTRY),
     files=dict(type="list", elements="dict", default=[],
                options=dict(ENTRY, content=dict(type="str", required=True, no_log=True))),
+    absent=dict(type="list", elements="path", default=[]),
 )
 
 
@@ -144,11 +158,28 @@ def plan_file(entry, directories):
     return path, mode, text != entry["content"], current_mode(target(path)) != mode
 
 
+def plan_absent(path):
+    """Whether the file is there to remove."""
+    absolute(dict(path=path))
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise FileError(f"{path} is a directory, not a file")
+    return os.path.lexists(path)
+
+
 def mkdir(path):
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
         raise FileError(f"cannot create {path}: {exc.strerror}") from exc
+
+
+def remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise FileError(f"cannot remove {path}: {exc.strerror}") from exc
 
 
 def chmod(path, mode):
@@ -165,6 +196,7 @@ def main():
         directories = [plan_directory(entry) for entry in module.params["directories"]]
         made = {path.rstrip("/") for path, _, create, _ in directories if create}
         files = [(entry["content"],) + plan_file(entry, made) for entry in module.params["files"]]
+        removed = [path for path in module.params["absent"] if plan_absent(path)]
         if not module.check_mode:
             for path, mode, create, fix in directories:
                 if create:
@@ -176,11 +208,14 @@ def main():
                     write_text(module, path, content, mode)
                 if fix:
                     chmod(target(path), mode)
+            for path in removed:
+                remove(path)
     except FileError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(
-        changed=any(create or fix for _, _, create, fix in directories) or any(write or fix for *_, write, fix in files),
-        created=[path for path, _, create, _ in directories if create],
+        changed=any(create or fix for _, _, create, fix in directories) or any(write or fix for *_, write, fix in files)
+        or bool(removed),
+        created=[path for path, _, create, _ in directories if create], removed=removed,
         written=[path for _, path, _, write, _ in files if write])
 
 

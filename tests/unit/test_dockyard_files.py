@@ -10,8 +10,8 @@ def mode(path):
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def call(run_module, directories=(), files=(), check_mode=False):
-    args = dict(directories=list(directories), files=list(files))
+def call(run_module, directories=(), files=(), check_mode=False, absent=()):
+    args = dict(directories=list(directories), files=list(files), absent=list(absent))
     return run_module(mod.main, args, check_mode=check_mode)
 
 
@@ -107,4 +107,23 @@ def test_a_mode_that_is_not_octal_is_refused(run_module, tmp_path):
     directories[0]["mode"] = "u=rwx"
     result = call(run_module, directories, files)
     assert result["failed"] and "must be an octal string" in result["msg"]
+    assert not config.exists()
+
+
+def test_removes_the_absent_files_once(run_module, tmp_path):
+    gone, link = tmp_path / "docker.sources", tmp_path / "docker.asc"
+    gone.write_text("deb ...\n")
+    link.symlink_to(tmp_path / "nowhere")
+    result = call(run_module, absent=[str(gone), str(link)], check_mode=True)
+    assert result["changed"] and result["removed"] == [str(gone), str(link)] and gone.exists()
+    result = call(run_module, absent=[str(gone), str(link)])
+    assert result["changed"] and not gone.exists() and not link.is_symlink()
+    result = call(run_module, absent=[str(gone), str(link)])
+    assert not result["changed"] and result["removed"] == []
+
+
+def test_a_directory_given_as_absent_is_refused_and_nothing_is_written(run_module, tmp_path):
+    config, directories, files = layout(tmp_path)
+    result = call(run_module, directories, files, absent=[str(tmp_path)])
+    assert result["failed"] and result["msg"] == f"{tmp_path} is a directory, not a file"
     assert not config.exists()

@@ -4,15 +4,15 @@ Options, types, defaults, choices, list elements, required and no_log agree
 both ways; EXAMPLES and RETURN parse; attributes and requirements are given.
 """
 
+import importlib
+from pathlib import Path
+
 import pytest
 import yaml
 
-import docker_daemon_config
-import docker_registries
-import registry_htpasswd
-import registry_retention
-
-MODULES = [docker_daemon_config, docker_registries, registry_htpasswd, registry_retention]
+# Every module of library/.
+MODULES = [importlib.import_module(path.stem)
+           for path in sorted((Path(__file__).resolve().parents[2] / "library").glob("*.py"))]
 KEYS = ("type", "default", "choices", "elements", "required", "no_log")
 
 

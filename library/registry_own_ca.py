@@ -1,0 +1,339 @@
+#!/usr/bin/python
+"""Keep a host's own CA and the server certificate it signs, in one step."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: registry_own_ca
+short_description: Keep a host's own CA and a server certificate signed by it
+description:
+  - Keeps a CA (an ECDSA P-384 key and a self-signed certificate, valid for ten
+    years) in O(ca_dir), and a server key (ECDSA P-256) and certificate signed
+    by that CA in O(cert_dir), all in one run on the host. Separate key, CSR
+    and certificate tasks would run seven modules on every converge.
+  - Idempotent. The CA is made once and kept while its certificate matches its
+    key and O(ca_common_name). The server certificate is signed again when it
+    is missing, does not match the server key, was not issued by the CA, names
+    other names than O(names), or is not valid for O(renew_days) more days.
+  - Creates O(ca_dir) and O(cert_dir) when they are missing, and keeps them
+    (mode C(0750)) and the files (keys C(0600), certificates C(0644)) at their
+    modes.
+  - A key or certificate that cannot be read is an error, and nothing is
+    written. Private keys are written readable by root only.
+  - Supports check mode.
+options:
+  ca_dir:
+    description: Directory of the CA's C(ca.key) and C(ca.crt).
+    type: path
+    required: true
+  ca_common_name:
+    description: Common name of the CA certificate.
+    type: str
+    required: true
+  cert_dir:
+    description: Directory of the server's C(privkey.pem) and C(fullchain.pem).
+    type: path
+    required: true
+  names:
+    description: The names clients use, the first one the common name; IP addresses become IP entries.
+    type: list
+    elements: str
+    required: true
+  valid_days:
+    description: Validity of a newly signed server certificate, in days.
+    type: int
+    required: true
+  renew_days:
+    description: Sign the server certificate again when it expires within this many days.
+    type: int
+    required: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+requirements:
+  - The Python C(cryptography) library on the host (Debian's C(python3-cryptography)).
+author:
+  - dockyard contributors
+"""
+
+EXAMPLES = r"""
+- name: Keep the host's CA and the registry's certificate.
+  registry_own_ca:
+    ca_dir: /etc/dockyard/ca
+    ca_common_name: dockyard registry CA (registry1)
+    cert_dir: /etc/dockyard/tls/registry
+    names: [registry.example.com, 10.0.0.5]
+    valid_days: 397
+    renew_days: 30
+"""
+
+RETURN = r"""
+ca_changed:
+  description: Whether the CA's key or certificate was made (in check mode, would be).
+  returned: always
+  type: bool
+  sample: false
+server_changed:
+  description: Whether the server key or certificate was made or signed again (in check mode, would be).
+  returned: always
+  type: bool
+  sample: true
+ca_certificate:
+  description: The CA certificate, in PEM (in check mode, the one that would be kept).
+  returned: always
+  type: str
+  sample: "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"
+"""
+
+import datetime
+import ipaddress
+import os
+import secrets
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+except ImportError:
+    x509 = None
+
+ARGUMENT_SPEC = dict(
+    ca_dir=dict(type="path", required=True),
+    ca_common_name=dict(type="str", required=True),
+    cert_dir=dict(type="path", required=True),
+    names=dict(type="list", elements="str", required=True),
+    valid_days=dict(type="int", required=True),
+    renew_days=dict(type="int", required=True),
+)
+
+
+class CertError(Exception):
+    pass
+
+
+def read(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CertError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def load_key(path):
+    data = read(path)
+    if data is None:
+        return None
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise CertError(f"{path} is not a PEM private key without a passphrase; remove it for a new one") from exc
+
+
+def load_certificate(path):
+    data = read(path)
+    if data is None:
+        return None
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError as exc:
+        raise CertError(f"{path} is not a PEM certificate; remove it for a new one") from exc
+
+
+def same_key(certificate, key):
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    return certificate.public_key().public_bytes(serialization.Encoding.PEM, public) == \
+        key.public_key().public_bytes(serialization.Encoding.PEM, public)
+
+
+def common_name(certificate):
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return names[0].value if names else None
+
+
+def alt_names(names):
+    entries = []
+    for name in names:
+        try:
+            entries.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            entries.append(x509.DNSName(name))
+    return entries
+
+
+def certificate_names(certificate):
+    try:
+        return set(certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    except x509.ExtensionNotFound:
+        return set()
+
+
+def issued_by(certificate, ca):
+    if certificate.issuer != ca.subject:
+        return False
+    try:
+        ca.public_key().verify(certificate.signature, certificate.tbs_certificate_bytes,
+                               ec.ECDSA(certificate.signature_hash_algorithm))
+    except (InvalidSignature, TypeError, ValueError):
+        return False
+    return True
+
+
+def expires(certificate):
+    after = getattr(certificate, "not_valid_after_utc", None)
+    return after if after is not None else certificate.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
+
+def starts(certificate):
+    before = getattr(certificate, "not_valid_before_utc", None)
+    return before if before is not None else certificate.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+
+
+def sign(subject, public_key, issuer, issuer_key, days, extensions):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(subject).issuer_name(issuer).public_key(public_key)
+               .serial_number(int.from_bytes(secrets.token_bytes(16), "big") >> 1)
+               .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=days))
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def usage(**kinds):
+    flags = dict.fromkeys(("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+                           "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"), False)
+    return x509.KeyUsage(**dict(flags, **kinds))
+
+
+def key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+
+
+def certificate_pem(certificate):
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def write(module, path, data, mode):
+    """Write atomically, with the mode from the start (a key is never readable by others)."""
+    directory = os.path.dirname(path)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise CertError(f"cannot write {path}: {exc.strerror}") from exc
+    module.atomic_move(tmp, path)
+    chmod(path, mode)  # atomic_move gives the new file the old one's mode
+
+
+def mkdir(path):
+    try:
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, DIRECTORY_MODE)
+    except OSError as exc:
+        raise CertError(f"cannot create {path}: {exc.strerror}") from exc
+
+
+def chmod(path, mode):
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:
+        raise CertError(f"cannot change the mode of {path}: {exc.strerror}") from exc
+
+
+def wrong_modes(params, paths, writes):
+    """The existing directories and files (not about to be written) whose mode is not theirs."""
+    written = {path for path, _, _ in writes}
+    wanted = [(params["ca_dir"], DIRECTORY_MODE), (params["cert_dir"], DIRECTORY_MODE)] + [
+        (paths[name], mode) for name, mode in MODES.items() if paths[name] not in written]
+    return [(path, mode) for path, mode in dict(wanted).items()
+            if os.path.exists(path) and os.stat(path).st_mode & 0o7777 != mode]
+
+
+def missing_directories(params):
+    return [path for path in dict.fromkeys((params["ca_dir"], params["cert_dir"])) if not os.path.isdir(path)]
+
+
+MODES = dict(ca_key=0o600, ca_crt=0o644, key=0o600, crt=0o644)
+DIRECTORY_MODE = 0o750
+
+
+def plan(params, now):
+    """The files to write, as (path, bytes, mode), and the four paths by role."""
+    paths = dict(ca_key=os.path.join(params["ca_dir"], "ca.key"), ca_crt=os.path.join(params["ca_dir"], "ca.crt"),
+                 key=os.path.join(params["cert_dir"], "privkey.pem"),
+                 crt=os.path.join(params["cert_dir"], "fullchain.pem"))
+    writes = []
+    ca_key = load_key(paths["ca_key"])
+    if ca_key is None:
+        ca_key = ec.generate_private_key(ec.SECP384R1())
+        writes.append((paths["ca_key"], key_pem(ca_key), 0o600))
+    ca = load_certificate(paths["ca_crt"])
+    if ca is None or not same_key(ca, ca_key) or common_name(ca) != params["ca_common_name"]:
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, params["ca_common_name"])])
+        ca = sign(subject, ca_key.public_key(), subject, ca_key, 3650, [
+            (x509.BasicConstraints(ca=True, path_length=0), True),
+            (usage(key_cert_sign=True, crl_sign=True), True)])
+        writes.append((paths["ca_crt"], certificate_pem(ca), 0o644))
+
+    key = load_key(paths["key"])
+    if key is None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        writes.append((paths["key"], key_pem(key), 0o600))
+    current = load_certificate(paths["crt"])
+    names = alt_names(params["names"])
+    renewal = now + datetime.timedelta(days=params["renew_days"])
+    if (current is None or not same_key(current, key) or not issued_by(current, ca)
+            or common_name(current) != params["names"][0] or certificate_names(current) != set(names)
+            or not starts(current) <= renewal <= expires(current)):
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, params["names"][0])])
+        leaf = sign(subject, key.public_key(), ca.subject, ca_key, params["valid_days"], [
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
+            (x509.SubjectAlternativeName(names), False),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+            (usage(digital_signature=True, key_agreement=True), False)])
+        writes.append((paths["crt"], certificate_pem(leaf), 0o644))
+    return writes, paths, certificate_pem(ca).decode()
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if x509 is None:
+        module.fail_json(msg=missing_required_lib("cryptography (Debian: python3-cryptography)"))
+    if not module.params["names"]:
+        module.fail_json(msg="names must list at least one name")
+    try:
+        writes, paths, ca_pem = plan(module.params, datetime.datetime.now(datetime.timezone.utc))
+        modes = wrong_modes(module.params, paths, writes)
+        created = missing_directories(module.params)
+        if not module.check_mode:
+            for path in created:
+                mkdir(path)
+            for path, data, mode in writes:
+                write(module, path, data, mode)
+            for path, mode in modes:
+                chmod(path, mode)
+    except CertError as exc:
+        module.fail_json(msg=str(exc))
+    changed = {path for path, _, _ in writes} | {path for path, _ in modes} | set(created)
+    module.exit_json(changed=bool(changed),
+                     ca_changed=bool(changed & {paths["ca_key"], paths["ca_crt"]}),
+                     server_changed=bool(changed & {paths["key"], paths["crt"]}), ca_certificate=ca_pem)
+
+
+if __name__ == "__main__":
+    main()
