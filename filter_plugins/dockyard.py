@@ -14,6 +14,7 @@ import functools
 import ipaddress
 import json
 import re
+import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -605,6 +606,28 @@ def dockyard_text_refusals(values, kinds):
     return sentences
 
 
+def dockyard_archive_image_ids(path):
+    """The IDs of the images a `docker save` archive holds, read on the controller.
+
+    Its images' config digests (manifest.json), which Docker's own image store
+    gives as image IDs, and the manifest digests of an OCI layout (index.json),
+    which containerd's store gives. Empty for a file that is not such an
+    archive: the role then copies and loads it as before.
+    """
+    ids = []
+    try:
+        with tarfile.open(path) as archive:
+            names = set(archive.getnames())
+            if "manifest.json" in names:
+                ids += ["sha256:" + Path(image["Config"]).name.removesuffix(".json")
+                        for image in json.load(archive.extractfile("manifest.json"))]
+            if "index.json" in names:
+                ids += [entry["digest"] for entry in json.load(archive.extractfile("index.json")).get("manifests", [])]
+    except (OSError, tarfile.TarError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+    return ids
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -618,4 +641,5 @@ class FilterModule:
             "dockyard_daemon_config_refusals": dockyard_daemon_config_refusals,
             "dockyard_scalar_options": dockyard_scalar_options,
             "dockyard_text_refusals": dockyard_text_refusals,
+            "dockyard_archive_image_ids": dockyard_archive_image_ids,
         }

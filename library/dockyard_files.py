@@ -42,7 +42,7 @@ options:
     default: []
     suboptions:
       path:
-        description: Absolute path of the file; its directory must exist or be in O(directories).
+        description: Absolute path of the file; its directory must exist or be in O(directories) (in check mode, it may be missing).
         type: path
         required: true
       content:
@@ -54,6 +54,10 @@ options:
         description: Its mode, as an octal string such as C("0600").
         type: str
         required: true
+      backup:
+        description: Keep a copy of the file it replaces, named in RV(backups).
+        type: bool
+        default: false
   absent:
     description: Files (or symbolic links) to remove, by absolute path.
     type: list
@@ -90,6 +94,11 @@ written:
   type: list
   elements: str
   sample: [/etc/dockyard/registry/config.yml]
+backups:
+  description: For each file of O(files) with O(files[].backup) that was replaced, the copy of the old one.
+  returned: always
+  type: dict
+  sample: {/etc/nginx/conf.d/dockyard-registry.conf: /etc/nginx/conf.d/dockyard-registry.conf.1234.2026-12-02@18:00:00~}
 removed:
   description: Files removed (in check mode, that would be).
   returned: always
@@ -115,7 +124,8 @@ ENTRY = dict(path=dict(type="path", required=True), mode=dict(type="str", requir
 ARGUMENT_SPEC = dict(
     directories=dict(type="list", elements="dict", default=[], options=ENTRY),
     files=dict(type="list", elements="dict", default=[],
-               options=dict(ENTRY, content=dict(type="str", required=True, no_log=True))),
+               options=dict(ENTRY, content=dict(type="str", required=True, no_log=True),
+                            backup=dict(type="bool", default=False))),
     absent=dict(type="list", elements="path", default=[]),
 )
 
@@ -147,10 +157,10 @@ def plan_directory(entry):
     return path, mode, False, current_mode(path) != mode
 
 
-def plan_file(entry, directories):
+def plan_file(entry, directories, check_mode):
     """What a file needs: (path, mode, write the content, fix the mode)."""
     path, mode = absolute(entry), octal(entry)
-    if not os.path.isdir(os.path.dirname(path)) and os.path.dirname(path) not in directories:
+    if not (os.path.isdir(os.path.dirname(path)) or os.path.dirname(path) in directories or check_mode):
         raise FileError(f"the directory of {path} does not exist")
     text = read_text(path) if os.path.lexists(path) else None
     if text is None:
@@ -191,11 +201,12 @@ def chmod(path, mode):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    backups = {}
     try:
         # Every path is looked at before any is touched: a refusal writes nothing.
         directories = [plan_directory(entry) for entry in module.params["directories"]]
         made = {path.rstrip("/") for path, _, create, _ in directories if create}
-        files = [(entry["content"],) + plan_file(entry, made) for entry in module.params["files"]]
+        files = [(entry,) + plan_file(entry, made, module.check_mode) for entry in module.params["files"]]
         removed = [path for path in module.params["absent"] if plan_absent(path)]
         if not module.check_mode:
             for path, mode, create, fix in directories:
@@ -203,9 +214,11 @@ def main():
                     mkdir(path)
                 if fix:
                     chmod(path, mode)
-            for content, path, mode, write, fix in files:
+            for entry, path, mode, write, fix in files:
+                if write and entry["backup"] and os.path.exists(path):
+                    backups[path] = module.backup_local(target(path))
                 if write:
-                    write_text(module, path, content, mode)
+                    write_text(module, path, entry["content"], mode)
                 if fix:
                     chmod(target(path), mode)
             for path in removed:
@@ -215,7 +228,7 @@ def main():
     module.exit_json(
         changed=any(create or fix for _, _, create, fix in directories) or any(write or fix for *_, write, fix in files)
         or bool(removed),
-        created=[path for path, _, create, _ in directories if create], removed=removed,
+        created=[path for path, _, create, _ in directories if create], removed=removed, backups=backups,
         written=[path for _, path, _, write, _ in files if write])
 
 

@@ -127,3 +127,19 @@ def test_a_directory_given_as_absent_is_refused_and_nothing_is_written(run_modul
     result = call(run_module, directories, files, absent=[str(tmp_path)])
     assert result["failed"] and result["msg"] == f"{tmp_path} is a directory, not a file"
     assert not config.exists()
+
+
+def test_a_replaced_file_asked_to_is_backed_up(run_module, tmp_path):
+    vhost = tmp_path / "dockyard-registry.conf"
+    vhost.write_text("server { listen 443; }\n")
+    entry = {"path": str(vhost), "content": "server { listen 8443; }\n", "mode": "0644", "backup": True}
+    result = call(run_module, files=[entry])
+    backup = result["backups"][str(vhost)]
+    assert open(backup).read() == "server { listen 443; }\n" and vhost.read_text() == entry["content"]
+    assert call(run_module, files=[entry])["backups"] == {}
+
+
+def test_check_mode_reports_a_file_whose_directory_an_earlier_task_would_make(run_module, tmp_path):
+    _, _, files = layout(tmp_path)
+    result = call(run_module, [], files, check_mode=True)
+    assert result["changed"] and len(result["written"]) == 2
