@@ -118,7 +118,7 @@ import re
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.dockyard_file import FileError, read_text, target, write_text
+from ansible.module_utils.dockyard_file import FileError, make_directory, read_text, set_mode, target, write_text
 
 ENTRY = dict(path=dict(type="path", required=True), mode=dict(type="str", required=True))
 ARGUMENT_SPEC = dict(
@@ -176,13 +176,6 @@ def plan_absent(path):
     return os.path.lexists(path)
 
 
-def mkdir(path):
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise FileError(f"cannot create {path}: {exc.strerror}") from exc
-
-
 def remove(path):
     try:
         os.unlink(path)
@@ -190,13 +183,6 @@ def remove(path):
         pass
     except OSError as exc:
         raise FileError(f"cannot remove {path}: {exc.strerror}") from exc
-
-
-def chmod(path, mode):
-    try:
-        os.chmod(path, mode)
-    except OSError as exc:
-        raise FileError(f"cannot change the mode of {path}: {exc.strerror}") from exc
 
 
 def main():
@@ -211,16 +197,16 @@ def main():
         if not module.check_mode:
             for path, mode, create, fix in directories:
                 if create:
-                    mkdir(path)
-                if fix:
-                    chmod(path, mode)
+                    make_directory(path, mode)
+                elif fix:
+                    set_mode(path, mode)
             for entry, path, mode, write, fix in files:
                 if write and entry["backup"] and os.path.exists(path):
                     backups[path] = module.backup_local(target(path))
                 if write:
                     write_text(module, path, entry["content"], mode)
                 if fix:
-                    chmod(target(path), mode)
+                    set_mode(target(path), mode)
             for path in removed:
                 remove(path)
     except FileError as exc:

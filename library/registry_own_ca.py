@@ -96,6 +96,7 @@ import os
 import secrets
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.dockyard_file import FileError, make_directory, read_text, set_mode, write_text
 
 try:
     from cryptography import x509
@@ -116,38 +117,24 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class CertError(Exception):
-    pass
-
-
-def read(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise CertError(f"cannot read {path}: {exc.strerror}") from exc
-
-
 def load_key(path):
-    data = read(path)
-    if data is None:
+    text = read_text(path)
+    if text is None:
         return None
     try:
-        return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_private_key(text.encode(), password=None)
     except (ValueError, TypeError) as exc:
-        raise CertError(f"{path} is not a PEM private key without a passphrase; remove it for a new one") from exc
+        raise FileError(f"{path} is not a PEM private key without a passphrase; remove it for a new one") from exc
 
 
 def load_certificate(path):
-    data = read(path)
-    if data is None:
+    text = read_text(path)
+    if text is None:
         return None
     try:
-        return x509.load_pem_x509_certificate(data)
+        return x509.load_pem_x509_certificate(text.encode())
     except ValueError as exc:
-        raise CertError(f"{path} is not a PEM certificate; remove it for a new one") from exc
+        raise FileError(f"{path} is not a PEM certificate; remove it for a new one") from exc
 
 
 def same_key(certificate, key):
@@ -219,40 +206,11 @@ def usage(**kinds):
 
 def key_pem(key):
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption())
+                             serialization.NoEncryption()).decode()
 
 
 def certificate_pem(certificate):
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def write(module, path, data, mode):
-    """Write atomically, with the mode from the start (a key is never readable by others)."""
-    directory = os.path.dirname(path)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except OSError as exc:
-        raise CertError(f"cannot write {path}: {exc.strerror}") from exc
-    module.atomic_move(tmp, path)
-    chmod(path, mode)  # atomic_move gives the new file the old one's mode
-
-
-def mkdir(path):
-    try:
-        os.makedirs(path, exist_ok=True)
-        os.chmod(path, DIRECTORY_MODE)
-    except OSError as exc:
-        raise CertError(f"cannot create {path}: {exc.strerror}") from exc
-
-
-def chmod(path, mode):
-    try:
-        os.chmod(path, mode)
-    except OSError as exc:
-        raise CertError(f"cannot change the mode of {path}: {exc.strerror}") from exc
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def wrong_modes(params, paths, writes):
@@ -307,7 +265,7 @@ def plan(params, now):
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
             (usage(digital_signature=True, key_agreement=True), False)])
         writes.append((paths["crt"], certificate_pem(leaf), 0o644))
-    return writes, paths, certificate_pem(ca).decode()
+    return writes, paths, certificate_pem(ca)
 
 
 def main():
@@ -322,12 +280,13 @@ def main():
         created = missing_directories(module.params)
         if not module.check_mode:
             for path in created:
-                mkdir(path)
-            for path, data, mode in writes:
-                write(module, path, data, mode)
+                make_directory(path, DIRECTORY_MODE)
+            # A new file gets its mode from the start, a replaced one the old one's: set it again.
+            for path, text, mode in writes:
+                set_mode(write_text(module, path, text, mode), mode)
             for path, mode in modes:
-                chmod(path, mode)
-    except CertError as exc:
+                set_mode(path, mode)
+    except FileError as exc:
         module.fail_json(msg=str(exc))
     changed = {path for path, _, _ in writes} | {path for path, _ in modes} | set(created)
     module.exit_json(changed=bool(changed),

@@ -94,3 +94,20 @@ def drop_world_write(path):
         os.chmod(path, mode & ~stat.S_IWOTH)
     except OSError as exc:
         raise FileError(f"cannot change the mode of {path}: {exc.strerror}") from exc
+
+
+def set_mode(path, mode):
+    """Give an existing file or directory this mode (an int)."""
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:
+        raise FileError(f"cannot change the mode of {path}: {exc.strerror}") from exc
+
+
+def make_directory(path, mode):
+    """Create the directory and its parents, and give it this mode (an int)."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise FileError(f"cannot create {path}: {exc.strerror}") from exc
+    set_mode(path, mode)
