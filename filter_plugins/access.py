@@ -21,7 +21,6 @@ of its quoted place in the file; the values were checked by their grammars
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 # What a repository name is made of in the paths and queries nginx sees.
@@ -31,12 +30,70 @@ QUERY_SLASH = "(?:/|%2[Ff])"
 NAME = f"{NAME_COMPONENT}(?:/{NAME_COMPONENT})*"
 QUERY_NAME = f"{NAME_COMPONENT}(?:{QUERY_SLASH}{NAME_COMPONENT})*"
 DIGEST = "[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+"
-QUERY_DIGEST = "[a-z0-9]+(?:[.+_-][a-z0-9]+)*(?::|%3[Aa])[a-zA-Z0-9=_-]+"
+REFERENCE = f"(?:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}|{DIGEST})"
+# An upload session's id (distribution: [a-zA-Z0-9-_.=]+), never "." or "..".
+UPLOAD = "[a-zA-Z0-9_=-][a-zA-Z0-9_.=-]*"
+# A query value: no "&" or ";" (both end a pair in some Go versions), no "+".
+QUERY_VALUE = "[A-Za-z0-9._~%:=-]*"
 # distribution's routes below /v2/<name>/ (registry/api/v2/descriptors.go).
-REPOSITORY_ROUTE = (f"^/v2/({NAME})/(?:manifests/(?:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}|{DIGEST})"
-                    f"|blobs/{DIGEST}|blobs/uploads/(?:[a-zA-Z0-9_.=-]+)?|tags/list)(?:[?]|$)")
-# Where an upload starts: the only request that may mount, in its query.
-UPLOAD_START = f"/v2/{NAME}/blobs/uploads/"
+REPOSITORY_ROUTE = (f"^/v2/({NAME})/(?:manifests/{REFERENCE}|blobs/{DIGEST}|blobs/uploads/(?:{UPLOAD})?|tags/list)"
+                    "(?:[?]|$)")
+
+# Every request distribution 2.x and 3.x serve: its routes (registry/api/v2/
+# descriptors.go), the methods their handlers take (registry/handlers/*.go)
+# and the query keys those handlers read, each key once or more, in any order.
+# An upload session's digest is read by PUT alone; clients send it with the
+# session's other methods too. "ns" is what containerd adds to every request
+# it sends a registry it uses as a mirror, "origin" the source's registry that
+# go-containerregistry (crane) sends with a mount: the registry reads neither.
+# "from" (a mount's source, read by an upload's start alone) is no route's
+# key: it is let through only where MOUNT says, once, and only from a
+# repository the user may pull.
+# (route, path as shown, path regex, methods, query keys, the right it takes:
+# "pull" or "push" on <name>, which the vhost's action map gives by method)
+ROUTES = [
+    ("base", "/v2/", "/v2/", "GET HEAD", (), "anyone who logs in"),
+    ("catalog", "/v2/_catalog", "/v2/_catalog", "GET", ("n", "last"), "registry_frontend_access_catalog"),
+    ("tags", "/v2/<name>/tags/list", f"/v2/{NAME}/tags/list", "GET", ("n", "last", "ns"), "pull"),
+    ("manifest", "/v2/<name>/manifests/<reference>", f"/v2/{NAME}/manifests/{REFERENCE}", "GET HEAD", ("ns",),
+     "pull"),
+    ("manifest", "/v2/<name>/manifests/<reference>", f"/v2/{NAME}/manifests/{REFERENCE}", "PUT DELETE", ("ns",),
+     "push"),
+    ("blob", "/v2/<name>/blobs/<digest>", f"/v2/{NAME}/blobs/{DIGEST}", "GET HEAD", ("ns",), "pull"),
+    ("blob", "/v2/<name>/blobs/<digest>", f"/v2/{NAME}/blobs/{DIGEST}", "DELETE", ("ns",), "push"),
+    ("blob-upload", "/v2/<name>/blobs/uploads/", f"/v2/{NAME}/blobs/uploads/", "POST",
+     ("digest", "mount", "origin", "ns"), "push"),
+    ("blob-upload-chunk", "/v2/<name>/blobs/uploads/<uuid>", f"/v2/{NAME}/blobs/uploads/{UPLOAD}", "GET HEAD",
+     ("_state", "digest", "ns"), "pull"),
+    ("blob-upload-chunk", "/v2/<name>/blobs/uploads/<uuid>", f"/v2/{NAME}/blobs/uploads/{UPLOAD}",
+     "PATCH PUT DELETE", ("_state", "digest", "ns"), "push"),
+]
+# The one request that may name a mount's source: an upload's start.
+MOUNT = ("blob-upload", "POST")
+
+
+def _pairs(keys):
+    """key=value pairs with these keys, as a regular expression."""
+    return f"(?:{'|'.join(keys)})={QUERY_VALUE}"
+
+
+def _requests():
+    """[(regex of "<method>:<request URI>", value)]: "-" for a request a route takes, "$1" (the source) for a mount."""
+    requests = []
+    for name, _, path, methods, keys, _ in ROUTES:
+        query = f"(?:[?]{_pairs(keys)}(?:&{_pairs(keys)})*)?" if keys else ""
+        requests.append((f"^(?:{'|'.join(methods.split())}):{path}{query}$", "-"))
+        if (name, methods) == MOUNT:
+            mount = f"[?](?:{_pairs(keys)}&)*from=({QUERY_NAME})(?:&{_pairs(keys)})*"
+            requests.append((f"^{methods}:{path}{mount}$", "$1"))
+    return requests
+
+
+def dockyard_access_routes():
+    """The requests the rules let through, for the docs: [{route, path, methods, keys, right}]."""
+    return [{"route": name, "path": shown, "methods": methods.split(),
+             "keys": list(keys) + (["from"] if (name, methods) == MOUNT else []), "right": right}
+            for name, shown, _, methods, keys, right in ROUTES]
 
 
 def _pattern_regex(pattern, slash, anything):
@@ -67,8 +124,8 @@ def dockyard_access_compile(rules, groups=None, catalog=None):
 
     Returns {"rules": [{"token", "exact", "regex", "query_regex", "pull",
     "push", "anonymous"}] most specific first, "catalog": [users],
-    "route": regex of a repository path and its name, "start": an upload's start
-    path, "query_name" and "query_digest": a name and a digest in a query}.
+    "route": regex of a repository path and its name, "requests": [{"regex",
+    "value"}] every request distribution serves, "$1" the source of a mount}.
     """
     groups = dict(groups or {})
     compiled = []
@@ -87,7 +144,7 @@ def dockyard_access_compile(rules, groups=None, catalog=None):
             "anonymous": bool(rule.get("anonymous")),
         })
     return {"rules": compiled, "catalog": _members(catalog, groups), "route": REPOSITORY_ROUTE,
-            "start": UPLOAD_START, "query_name": QUERY_NAME, "query_digest": QUERY_DIGEST}
+            "requests": [{"regex": regex, "value": value} for regex, value in _requests()]}
 
 
 def _listed(value):

@@ -6,7 +6,7 @@ Prints JSON: {"status": int, "headers": {lowercased name: [values]}, "body": tex
 refused). Redirects are reported, never followed.
 
 probe.py URL [--method M] [--user U:P] [--agent UA] [--header "Name: value"]... [--data TEXT]
-         [--cafile F | --insecure] [--tls-max 1.0|1.1|1.2|1.3]
+         [--cafile F | --insecure] [--tls-max 1.0|1.1|1.2|1.3] [--version HTTP/x.y] [--no-host]
 """
 
 import argparse
@@ -33,6 +33,8 @@ def main():
     parser.add_argument("--cafile")
     parser.add_argument("--insecure", action="store_true", help="do not verify the certificate")
     parser.add_argument("--tls-max", choices=TLS)
+    parser.add_argument("--version", default="HTTP/1.1", help="the HTTP version the request line names")
+    parser.add_argument("--no-host", action="store_true", help="send no Host header")
     args = parser.parse_args()
 
     url = urllib.parse.urlsplit(args.url)
@@ -53,9 +55,16 @@ def main():
         connection = http.client.HTTPSConnection(url.hostname, url.port or 443, context=context, timeout=10)
     else:
         connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+    connection._http_vsn_str = args.version
     try:
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        connection.request(args.method, target, body=args.data, headers=headers)
+        if args.no_host:
+            connection.putrequest(args.method, target, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+        else:
+            connection.request(args.method, target, body=args.data, headers=headers)
         response = connection.getresponse()
     except (OSError, ssl.SSLError, socket.timeout) as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))

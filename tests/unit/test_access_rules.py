@@ -166,13 +166,107 @@ def test_rules_grant_what_they_say_and_nothing_else(method, uri, user, expected)
     (f"?from=base%2Fpython&from=team-b%2Fapp&mount={quote(DIGEST)}", False),
     (f"?FROM=base%2Fpython&from=team-b%2Fapp&mount={quote(DIGEST)}", False),
     (f"?from=team-%62%2Fapp&mount={quote(DIGEST)}", False),
-    (f"?mount={quote(DIGEST)}&from=base%2Fpython&origin=elsewhere", False),
+    (f"?mount={quote(DIGEST)}&from=base%2Fpython&x=elsewhere", False),
+    # what crane and containerd add, which the registry does not read
+    (f"?from=base%2Fpython&mount={quote(DIGEST)}&origin=registry.example.com", True),
+    (f"?from=team-b%2Fapp&mount={quote(DIGEST)}&origin=registry.example.com", False),
+    (f"?from=base%2Fpython&mount={quote(DIGEST)}&ns=docker.io", True),
 ])
 def test_a_mount_needs_pull_rights_on_its_source(query, expected):
     assert allowed("POST", f"/v2/team-a/app/blobs/uploads/{query}", "alice") is expected
     # Where "*" lets anyone pull, a refused query must still be refused.
     vhost = render(RULES[:-1] + [{"repository": "*", "push": ["ops"], "anonymous": True}], auth="anonymous_pull")
     assert allowed("POST", f"/v2/team-a/app/blobs/uploads/{query}", "alice", vhost=vhost) is expected
+
+
+# An upload session as the registry hands it out (Location), and a push's use of it.
+SESSION = ("/v2/team-b/app/blobs/uploads/4dcde13c-8704-409a-a171-01d772147ee4?_state=uwLs73DQWxjJe8qYXiI5rI9zgXlEg"
+           "zTXVTJQ8DkAhUV7Ik5hbWUiOiJ0ZWFtLWIvYXBwIn0%3D")
+
+
+@pytest.mark.parametrize("auth", ["registry", "anonymous_pull"])
+@pytest.mark.parametrize("source", ["team-a/app", "team-a%2Fapp", "base%2Fpython"])
+def test_no_mount_goes_through_an_upload_session_which_takes_no_post(auth, source):
+    vhost = render(auth=auth)
+    # distribution routes a POST on a session to the upload's start, which mounts from any "from"
+    assert not allowed("POST", f"{SESSION}&mount={quote(DIGEST)}&from={source}", "bob", vhost=vhost)
+    assert not allowed("POST", f"{SESSION}&from={source}&mount={DIGEST}", "bob", vhost=vhost)
+    assert not allowed("POST", SESSION, "bob", vhost=vhost)
+    # nor a "from" on any request but the start of an upload
+    for method in ("PATCH", "PUT", "GET", "DELETE"):
+        assert not allowed(method, f"{SESSION}&from={source}", "bob", vhost=vhost), method
+    assert not allowed("GET", f"/v2/team-b/app/blobs/{DIGEST}?from={source}", "bob", vhost=vhost)
+    # what a push does with its session is let through
+    for method, query in [("PATCH", ""), ("PUT", f"&digest={quote(DIGEST)}"), ("GET", ""), ("HEAD", ""),
+                          ("DELETE", ""), ("PUT", f"&digest={quote(DIGEST)}&ns=docker.io")]:
+        assert allowed(method, SESSION + query, "bob", vhost=vhost), (method, query)
+
+
+@pytest.mark.parametrize("method, uri, user, expected", [
+    # the ping: GET and HEAD, no query
+    ("GET", "/v2/", "bob", True),
+    ("HEAD", "/v2/", "bob", True),
+    ("POST", "/v2/", "bob", False),
+    ("OPTIONS", "/v2/", "bob", False),
+    ("GET", "/v2/?x=1", "bob", False),
+    # the catalog: GET, with n and last
+    ("GET", "/v2/_catalog?n=10&last=team-a%2Fapp", "admin", True),
+    ("GET", "/v2/_catalog?last=b&n=2", "admin", True),
+    ("HEAD", "/v2/_catalog", "admin", False),
+    ("DELETE", "/v2/_catalog", "admin", False),
+    ("GET", "/v2/_catalog?ns=docker.io", "admin", False),
+    # tags: GET, with n, last and ns
+    ("GET", "/v2/team-a/app/tags/list?n=1&last=1.0&ns=docker.io", "alice", True),
+    ("HEAD", "/v2/team-a/app/tags/list", "alice", False),
+    ("OPTIONS", "/v2/team-a/app/tags/list", "alice", False),
+    ("DELETE", "/v2/team-a/app/tags/list", "alice", False),
+    ("GET", "/v2/team-a/app/tags/list?N=1", "alice", False),
+    ("GET", "/v2/team-a/app/tags/list?%6E=1", "alice", False),
+    # manifests: GET, HEAD, PUT, DELETE, with ns (containerd's, to a mirror)
+    ("GET", "/v2/team-a/app/manifests/1.0?ns=docker.io", "alice", True),
+    ("HEAD", f"/v2/team-a/app/manifests/{DIGEST}", "alice", True),
+    ("PUT", "/v2/team-a/app/manifests/1.0", "alice", True),
+    ("DELETE", f"/v2/team-a/app/manifests/{DIGEST}", "alice", True),
+    ("POST", "/v2/team-a/app/manifests/1.0", "alice", False),
+    ("PATCH", "/v2/team-a/app/manifests/1.0", "alice", False),
+    ("GET", "/v2/team-a/app/manifests/1.0?x=1", "alice", False),
+    ("PUT", "/v2/team-a/app/manifests/1.0?tag=2.0", "alice", False),
+    # blobs: GET, HEAD, DELETE
+    ("GET", f"/v2/team-a/app/blobs/{DIGEST}?ns=docker.io", "alice", True),
+    ("DELETE", f"/v2/team-a/app/blobs/{DIGEST}", "alice", True),
+    ("PUT", f"/v2/team-a/app/blobs/{DIGEST}", "alice", False),
+    ("POST", f"/v2/team-a/app/blobs/{DIGEST}", "alice", False),
+    # an upload's start: POST alone, with digest, mount, from (checked) and ns
+    ("POST", f"/v2/team-a/app/blobs/uploads/?digest={quote(DIGEST)}&ns=docker.io", "alice", True),
+    ("POST", f"/v2/team-a/app/blobs/uploads/?from=base%2Fpython&mount={quote(DIGEST)}&ns=docker.io", "alice", True),
+    ("PATCH", "/v2/team-a/app/blobs/uploads/", "alice", False),
+    ("PUT", f"/v2/team-a/app/blobs/uploads/?digest={quote(DIGEST)}", "alice", False),
+    ("GET", "/v2/team-a/app/blobs/uploads/", "alice", False),
+    ("POST", "/v2/team-a/app/blobs/uploads/?_state=x", "alice", False),
+    # a session: GET, HEAD, PATCH, PUT, DELETE, with its state and the digest
+    ("GET", f"/v2/team-a/app/blobs/uploads/0f9a?_state=a_b-c%3D&digest={quote(DIGEST)}", "alice", True),
+    ("PATCH", f"/v2/team-a/app/blobs/uploads/0f9a?_state=a_b-c%3D&mount={quote(DIGEST)}", "alice", False),
+    ("GET", "/v2/team-a/app/blobs/uploads/..", "alice", False),
+    ("GET", "/v2/team-a/app/blobs/uploads/.", "alice", False),
+    # pairs only as Go and nginx read them alike: no ";", "+", empty pair or escaped key
+    ("GET", "/v2/team-a/app/blobs/uploads/0f9a?_state=a;from=team-b%2Fapp", "alice", False),
+    ("GET", "/v2/team-a/app/blobs/uploads/0f9a?_state=a&", "alice", False),
+    ("GET", "/v2/team-a/app/blobs/uploads/0f9a?_state=a+b", "alice", False),
+    ("GET", "/v2/team-a/app/blobs/uploads/0f9a?%5Fstate=a", "alice", False),
+    ("GET", "/v2/team-a/app/blobs/uploads/0f9a?_state", "alice", False),
+    # methods no route takes
+    ("TRACE", "/v2/team-a/app/manifests/1.0", "alice", False),
+    ("PROPFIND", "/v2/team-a/app/manifests/1.0", "alice", False),
+])
+def test_only_the_requests_distribution_serves_are_let_through(method, uri, user, expected):
+    assert allowed(method, uri, user) is expected
+
+
+@pytest.mark.parametrize("row", access.dockyard_access_routes(), ids=lambda row: f"{row['route']}-{row['methods'][0]}")
+def test_each_request_in_the_readme_table_takes_the_right_it_says(row):
+    for method in row["methods"]:
+        action = Request(VHOST, method, "/v2/team-a/app/tags/list")["dockyard_registry_action"]
+        assert row["right"] == action or row["route"] in ("base", "catalog"), (row, method)
 
 
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x",

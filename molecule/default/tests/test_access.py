@@ -168,6 +168,48 @@ def test_a_mount_from_a_repository_the_user_cannot_pull_gives_no_access(host, re
 
 
 @pytest.mark.parametrize("registry", PUSH)
+@pytest.mark.parametrize("source", ["team-a/secret", "team-a%2Fsecret"])
+def test_no_mount_goes_through_an_upload_session(host, registry, source, passwords):
+    """distribution routes a POST on an upload session to the upload's start, which mounts from "from": bob's own
+    session may not carry a mount from a repository he cannot pull, nor take a POST at all."""
+    secret = layers(host, registry, "team-a/secret", "alice", passwords)[-1]
+    started = probe(host, registry, "/v2/team-b/app/blobs/uploads/", "--method POST", user="bob", passwords=passwords)
+    assert started["status"] == 202, started
+    session = urllib.parse.urlsplit(started["headers"]["location"][0])
+    session = f"{session.path}?{session.query}"
+    for query in (f"&mount={secret}&from={source}", f"&from={source}&mount={urllib.parse.quote(secret)}", ""):
+        assert_denied(probe(host, registry, session + query, "--method POST", user="bob", passwords=passwords),
+                      "team-b/app", "push")
+    assert probe(host, registry, f"/v2/team-b/app/blobs/{secret}", "--method HEAD", user="bob",
+                 passwords=passwords)["status"] == 404
+    # The session itself still serves bob's upload.
+    assert probe(host, registry, session, "--method DELETE", user="bob", passwords=passwords)["status"] == 204
+
+
+@pytest.mark.parametrize("registry", PUSH)
+@pytest.mark.parametrize("method, path", [
+    ("OPTIONS", "/v2/team-b/app/tags/list"),
+    ("POST", "/v2/team-b/app/manifests/1"),
+    ("PATCH", "/v2/team-b/app/blobs/uploads/"),
+    ("GET", "/v2/team-b/app/manifests/1?x=1"),
+    ("GET", f"/v2/team-b/app/blobs/sha256:{'0' * 64}?from=team-a%2Fsecret"),
+])
+def test_a_request_distribution_does_not_serve_is_refused_before_the_registry(host, registry, method, path,
+                                                                              passwords):
+    assert_denied(probe(host, registry, path, f"--method {method}", user="bob", passwords=passwords), "team-b/app",
+                  "pull" if method == "GET" else "push")
+
+
+@pytest.mark.parametrize("registry", PUSH + ["registry-v3:443"])
+@pytest.mark.parametrize("options", ["--version HTTP/1.0 --no-host", "--version HTTP/2.0"])
+def test_a_request_without_a_host_or_of_another_http_version_is_told_400(host, registry, options, passwords):
+    """Refused or granted alike: the registry cannot answer a request without a Host, and serves HTTP/1.x only."""
+    for path in ("/v2/team-a/secret/tags/list", "/v2/team-b/app/tags/list", "/v2/"):
+        response = probe(host, registry, path, options, user="bob", passwords=passwords)
+        assert response["status"] == 400 and "<center>nginx/" in response["body"], response
+
+
+@pytest.mark.parametrize("registry", PUSH)
 def test_docker_uploads_what_it_may_not_mount(host, registry, passwords):
     """bob has team-a/secret's image (the client's dockerd knows its layers from alice's push): pushing it to
     team-b, Docker tries to mount them from team-a/secret, is refused, and uploads them instead."""
