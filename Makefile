@@ -90,18 +90,20 @@ demo: host-demo venv images-demo
 	ansible-playbook -i demo/inventory.yml demo/demo.yml -e demo_port=$(DEMO_PORT)
 	@echo; cat .demo/what-now.txt
 
-# Leaves the machine as make demo found it: the sandbox, .demo/ and the certs.d
-# entry go, and each directory the demo created (listed in .demo/created).
+# Leaves the machine as make demo found it, whatever port it used: the sandbox,
+# .demo/, each certs.d entry the demo added (listed in .demo/added) and each
+# directory it created (.demo/created).
 demo-down:
 	docker rm --force --volumes dockyard-demo >/dev/null 2>&1 || true
-	rm -f /etc/docker/certs.d/127.0.0.1:$(DEMO_PORT)/ca.crt
+	if [ -f .demo/added ]; then xargs --no-run-if-empty rm -f < .demo/added; fi
 	if [ -f .demo/created ]; then tac .demo/created | xargs --no-run-if-empty rmdir --ignore-fail-on-non-empty; fi
 	rm -rf .demo
 	@echo "The demo sandbox is gone."
 
-# make demo and make demo-down on this machine leave /etc/docker as it was.
+# make demo on a port of its own, then make demo-down as make demo prints it,
+# leave /etc/docker on this machine as it was.
 demo-check: venv images
-	+tests/demo-check.sh $(DEMO_PORT)
+	+tests/demo-check.sh 6443
 
 clean: demo-down
 	rm -rf $(VENV) .cache reports

@@ -606,6 +606,42 @@ def dockyard_text_refusals(values, kinds):
     return sentences
 
 
+def _command_line_vars():
+    """The variables of this run's -e options, or None where they cannot be read (a vaulted file)."""
+    from ansible import context
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.utils.vars import load_extra_vars
+
+    if not context.CLIARGS.get("extra_vars"):
+        return {}
+    try:
+        return load_extra_vars(DataLoader())
+    except Exception:  # noqa: BLE001 - any unreadable -e leaves the check to the run itself
+        return None
+
+
+def dockyard_keyword_refusals(values, defaults, host):
+    """Sentences for play keywords (serial, max_fail_percentage) the inventory sets.
+
+    A play keyword is read once for the whole play, from -e and the role's
+    defaults: a value the inventory gives a host is not used, although the
+    host's tasks see it. values: {name: the value this host sees}; defaults:
+    the role's defaults/main.yml.
+    """
+    given = _command_line_vars()
+    if given is None:
+        return []
+    sentences = []
+    for name, value in values.items():
+        in_force = given.get(name, defaults.get(name))
+        if value != in_force:
+            sentences.append(
+                f"{name} is {json.dumps(value)} for {host} in the inventory, but the rollout's play reads it only "
+                f"from the command line and the role's default, so it would run with {json.dumps(in_force)}: "
+                f"give it as -e '{json.dumps({name: value})}' and take it out of the inventory.")
+    return sentences
+
+
 def dockyard_archive_image_ids(path):
     """The IDs of the images a `docker save` archive holds, read on the controller.
 
@@ -641,5 +677,6 @@ class FilterModule:
             "dockyard_daemon_config_refusals": dockyard_daemon_config_refusals,
             "dockyard_scalar_options": dockyard_scalar_options,
             "dockyard_text_refusals": dockyard_text_refusals,
+            "dockyard_keyword_refusals": dockyard_keyword_refusals,
             "dockyard_archive_image_ids": dockyard_archive_image_ids,
         }

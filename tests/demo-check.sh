@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make demo, then make demo-down, on this very machine (where dockerd may be a
-# plain process, as on CI runners): the demo registry must work in between, and
-# /etc/docker must be exactly as it was afterwards (same paths, modes, contents).
+# make demo DEMO_PORT=<port>, then the last command make demo prints (make
+# demo-down), on this very machine (where dockerd may be a plain process, as on
+# CI runners): the demo registry must work in between, and /etc/docker must be
+# exactly as it was afterwards (same paths, modes, contents).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-5443}
@@ -22,7 +23,9 @@ catalog=$(curl --fail --silent --show-error --cacert .demo/ca.crt -u "$(cat .dem
 [[ $catalog == *'"demo/busybox"'* ]] || { echo "demo-check: the catalog lacks demo/busybox: $catalog" >&2; exit 1; }
 status=$(curl --silent --output /dev/null --write-out '%{http_code}' --cacert .demo/ca.crt -u demo:wrong "$url/v2/")
 [[ $status == 401 ]] || { echo "demo-check: a wrong password got $status, not 401" >&2; exit 1; }
-make demo-down DEMO_PORT="$port"
+down=$(tail -n 1 .demo/what-now.txt | xargs)
+[[ $down == "make demo-down" ]] || { echo "demo-check: make demo's last line is not make demo-down: $down" >&2; exit 1; }
+$down
 
 if ! diff <(echo "$before") <(snapshot); then
   echo "demo-check: make demo and make demo-down changed /etc/docker (above)" >&2

@@ -359,6 +359,14 @@ CASES = [
      'registry_client_batches[1] "0%" is not valid: give a number of hosts, or a percentage of the group such as 25%.'),
     ("max-fail", {"registry_client_max_fail_percentage": 101},
      "registry_client_max_fail_percentage 101 is not valid: give a whole number from 0 to 100."),
+    # the rollout's batches are play keywords, which read -e and the role's defaults only
+    ("batches-in-inventory", {"registry_client_batches": [2]},
+     'registry_client_batches is [2] for localhost in the inventory, but the rollout\'s play reads it only from the '
+     'command line and the role\'s default, so it would run with [1, "25%"]: give it as '
+     '-e \'{"registry_client_batches": [2]}\' and take it out of the inventory.'),
+    ("max-fail-in-inventory", {"registry_client_max_fail_percentage": 10},
+     "registry_client_max_fail_percentage is 10 for localhost in the inventory, but the rollout's play reads it only "
+     "from the command line and the role's default, so it would run with 0"),
     ("containerd-no-mirror", {"registry_client_containerd_mirrors": [{"upstream": "ghcr.io"}]},
      "state is present but all of the following are missing: mirror found in registry_client_containerd_mirrors"),
     ("canary", {"registry_client_canary_image": "busybox latest"},
@@ -536,7 +544,7 @@ CASES = [
 ]
 
 
-def run(tmp_path, host_vars, playbook="site.yml"):
+def run(tmp_path, host_vars, playbook="site.yml", options=()):
     # Mirror hosts take no ACME certificates: in acme cases this machine is no
     # mirror, unless the case says which groups it is in.
     host_vars = dict(host_vars)
@@ -554,7 +562,7 @@ def run(tmp_path, host_vars, playbook="site.yml"):
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
                ANSIBLE_CALLBACK_FORMAT_PRETTY="0")
     result = subprocess.run(
-        [ANSIBLE_PLAYBOOK, "--check", "-vvv", "-i", str(tmp_path / "inventory.yml"), playbook],
+        [ANSIBLE_PLAYBOOK, "--check", "-vvv", "-i", str(tmp_path / "inventory.yml"), *options, playbook],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
     return result, result.stdout + result.stderr
 
@@ -597,7 +605,7 @@ def test_hostile_input_stops_the_run_before_any_host_changes(tmp_path, extra, me
 # settings and the caches its pre-flight asks.
 ROLLOUT_CASES = ["number-as-text", "client-traversal", "client-hub", "client-no-password", "client-password-newline", "mirror-url",
                  "mirror-credentials", "containerd-injection", "batches", "canary", "mirror-same-port",
-                 "mirror-second-url"]
+                 "mirror-second-url", "batches-in-inventory"]
 
 
 @pytest.mark.parametrize("name", ROLLOUT_CASES)
@@ -634,3 +642,12 @@ def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extr
     assert result.returncode == 0, output[-3000:]
     assert "ok=" in output[output.rindex("PLAY RECAP"):]
     assert_no_secret(output, list(SECRETS.values()) + [KEY_SECRET])
+
+
+def test_rollout_keywords_given_on_the_command_line_pass(tmp_path):
+    given = {"registry_client_batches": [2, "50%"], "registry_client_max_fail_percentage": 10}
+    result, output = run(tmp_path, case_vars({"registry_client_batches": [3]}), playbook="playbooks/clients.yml",
+                         options=["-e", json.dumps(given)])
+    # Past every check (the pre-flight then finds no cache answering on this machine).
+    assert "PLAY [Check that every mirror answers" in output, output[-3000:]
+    assert "in the inventory, but the rollout's play" not in output
