@@ -64,21 +64,30 @@ unit: venv
 molecule: $(addprefix molecule-,$(SCENARIOS))
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 	mkdir -p reports/test
-	COLUMNS=200 molecule test --scenario-name $* 2>&1 | tee reports/test/$*.log
+	COLUMNS=200 molecule test --scenario-name $* 2>&1 | python3 tests/timings.py stages $* | tee reports/test/$*.log
 
-# Two jobs at a time (the scenarios and the demo's round trip), each one's
-# output printed whole when it ends; on a failure, every failed test and task
-# of the failed scenarios again, last (a scenario that passed fails tasks on
-# purpose: its refusals).
-test: lint unit
-	rm -rf reports/test
+# Cheap checks first. Then two jobs at a time (the scenarios and the demo's
+# round trip), each one's output printed whole when it ends; on a failure,
+# every failed test and task of the failed scenarios again, last (a scenario
+# that passed fails tasks on purpose: its refusals). Last, where the time went
+# (each phase, each scenario's stages) beside the record of a fresh machine's
+# run, tests/timings.json (timings.py report --save tests/timings.json).
+TIMED := python3 tests/timings.py run
+test:
+	rm -rf reports/timings reports/test
+	$(TIMED) setup -- $(MAKE) host-test venv
+	$(TIMED) lint -- $(MAKE) lint
+	$(TIMED) unit -- $(MAKE) unit
+	$(TIMED) images -- $(MAKE) images
 	$(MAKE) --jobs=2 --output-sync=target molecule demo-check || { \
 	  echo "make test failed. The failed tests and tasks (reports/test/ has each scenario's output):"; \
 	  grep --files-with-matches 'Executed: Failed' reports/test/*.log \
 	    | xargs --no-run-if-empty grep --with-filename --perl-regexp \
 	      '(FAILED|ERROR)(\e\[[0-9;]*m)* +[a-z]|fatal: \[|Verifier tests failed' \
 	    | sed 's/\x1b\[[0-9;]*m//g'; \
+	  python3 tests/timings.py report; \
 	  exit 1; }
+	python3 tests/timings.py report
 
 # Not part of make test: figures are not pass or fail on a shared machine.
 bench: venv images
@@ -103,7 +112,7 @@ demo-down:
 # make demo on a port of its own, then make demo-down as make demo prints it,
 # leave /etc/docker on this machine as it was.
 demo-check: venv images
-	+tests/demo-check.sh 6443
+	+$(TIMED) demo-check -- tests/demo-check.sh 6443
 
 clean: demo-down
 	rm -rf $(VENV) .cache reports

@@ -13,7 +13,9 @@ description:
     by that CA in O(cert_dir), all in one run on the host. Separate key, CSR
     and certificate tasks would run seven modules on every converge.
   - Idempotent. The CA is made once and kept while its certificate matches its
-    key and O(ca_common_name). The server certificate is signed again when it
+    key and O(ca_common_name); with O(ca_certificate) and O(ca_private_key), the
+    CA is that one instead (another host's, of the same name), written where
+    the host's files differ. The server certificate is signed again when it
     is missing, does not match the server key, was not issued by the CA, names
     other names than O(names), or is not valid for O(renew_days) more days.
   - Creates O(ca_dir) and O(cert_dir) when they are missing, and keeps them
@@ -48,6 +50,17 @@ options:
     description: Sign the server certificate again when it expires within this many days.
     type: int
     required: true
+  ca_certificate:
+    description:
+      - The CA certificate to keep, in PEM, with O(ca_private_key). It is the CA of another host that serves
+        the same name, so that clients trust every such host with one CA certificate. Empty for the host's own CA.
+    type: str
+    default: ""
+  ca_private_key:
+    description: The key of O(ca_certificate), in PEM, without a passphrase. Empty for the host's own CA.
+    type: str
+    default: ""
+    no_log: true
 attributes:
   check_mode:
     support: full
@@ -70,6 +83,17 @@ EXAMPLES = r"""
     names: [registry.example.com, 10.0.0.5]
     valid_days: 397
     renew_days: 30
+
+- name: Keep the CA of registry1 on registry2, a replica of the same name, and the certificate it signs.
+  registry_own_ca:
+    ca_dir: /etc/dockyard/ca
+    ca_common_name: dockyard registry CA (registry1)
+    cert_dir: /etc/dockyard/tls/registry
+    names: [registry.example.com, registry2.example.com]
+    valid_days: 397
+    renew_days: 30
+    ca_certificate: "{{ registry1_ca_certificate }}"
+    ca_private_key: "{{ registry1_ca_private_key }}"
 """
 
 RETURN = r"""
@@ -114,6 +138,8 @@ ARGUMENT_SPEC = dict(
     names=dict(type="list", elements="str", required=True),
     valid_days=dict(type="int", required=True),
     renew_days=dict(type="int", required=True),
+    ca_certificate=dict(type="str", default=""),
+    ca_private_key=dict(type="str", default="", no_log=True),
 )
 
 
@@ -236,6 +262,13 @@ def plan(params, now):
                  key=os.path.join(params["cert_dir"], "privkey.pem"),
                  crt=os.path.join(params["cert_dir"], "fullchain.pem"))
     writes = []
+    if params["ca_certificate"]:
+        ca, ca_key = given_ca(params)
+        for path, text, mode in ((paths["ca_key"], params["ca_private_key"], 0o600),
+                                 (paths["ca_crt"], params["ca_certificate"], 0o644)):
+            if read_text(path) != text:
+                writes.append((path, text, mode))
+        return writes + server(params, paths, ca, ca_key, now), paths, params["ca_certificate"]
     ca_key = load_key(paths["ca_key"])
     if ca_key is None:
         ca_key = ec.generate_private_key(ec.SECP384R1())
@@ -247,7 +280,25 @@ def plan(params, now):
             (x509.BasicConstraints(ca=True, path_length=0), True),
             (usage(key_cert_sign=True, crl_sign=True), True)])
         writes.append((paths["ca_crt"], certificate_pem(ca), 0o644))
+    return writes + server(params, paths, ca, ca_key, now), paths, certificate_pem(ca)
 
+
+def given_ca(params):
+    """The CA of ca_certificate and ca_private_key, checked to be one."""
+    try:
+        ca = x509.load_pem_x509_certificate(params["ca_certificate"].encode())
+        ca_key = serialization.load_pem_private_key(params["ca_private_key"].encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise FileError("ca_certificate and ca_private_key must be a PEM certificate and its PEM key without a "
+                        "passphrase") from exc
+    if not same_key(ca, ca_key):
+        raise FileError("ca_certificate is not the certificate of ca_private_key")
+    return ca, ca_key
+
+
+def server(params, paths, ca, ca_key, now):
+    """The server's key and certificate to write, signed by this CA."""
+    writes = []
     key = load_key(paths["key"])
     if key is None:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -265,7 +316,7 @@ def plan(params, now):
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
             (usage(digital_signature=True, key_agreement=True), False)])
         writes.append((paths["crt"], certificate_pem(leaf), 0o644))
-    return writes, paths, certificate_pem(ca)
+    return writes
 
 
 def main():
@@ -274,6 +325,8 @@ def main():
         module.fail_json(msg=missing_required_lib("cryptography (Debian: python3-cryptography)"))
     if not module.params["names"]:
         module.fail_json(msg="names must list at least one name")
+    if bool(module.params["ca_certificate"]) != bool(module.params["ca_private_key"]):
+        module.fail_json(msg="ca_certificate and ca_private_key go together: give both or neither")
     try:
         writes, paths, ca_pem = plan(module.params, datetime.datetime.now(datetime.timezone.utc))
         modes = wrong_modes(module.params, paths, writes)

@@ -143,3 +143,43 @@ def test_returns_the_ca_certificate_it_keeps(run_module, dirs):
     made = call(run_module, dirs)["ca_certificate"]
     assert made == (dirs / "ca" / "ca.crt").read_text()
     assert call(run_module, dirs)["ca_certificate"] == made
+
+
+def another_host(run_module, tmp_path):
+    """The CA files of another host of the same name (made by this module there)."""
+    (tmp_path / "other" / "ca").mkdir(parents=True)
+    (tmp_path / "other" / "tls").mkdir()
+    call(run_module, tmp_path / "other")
+    return (tmp_path / "other" / "ca" / "ca.crt").read_text(), (tmp_path / "other" / "ca" / "ca.key").read_text()
+
+
+def test_a_given_ca_replaces_the_hosts_own_and_signs_its_certificate_again(run_module, dirs, tmp_path):
+    call(run_module, dirs)
+    key = (dirs / "tls" / "privkey.pem").read_bytes()
+    certificate, private_key = another_host(run_module, tmp_path)
+    result = call(run_module, dirs, ca_certificate=certificate, ca_private_key=private_key)
+    assert result["changed"] and result["ca_changed"] and result["server_changed"]
+    assert result["ca_certificate"] == certificate
+    assert (dirs / "ca" / "ca.crt").read_text() == certificate and (dirs / "ca" / "ca.key").read_text() == private_key
+    assert mode(dirs / "ca" / "ca.key") == 0o600
+    verify(cert(dirs / "tls" / "fullchain.pem"), x509.load_pem_x509_certificate(certificate.encode()))
+    assert (dirs / "tls" / "privkey.pem").read_bytes() == key
+    assert not call(run_module, dirs, ca_certificate=certificate, ca_private_key=private_key)["changed"]
+
+
+def test_a_given_ca_on_a_fresh_host_signs_its_first_certificate(run_module, dirs, tmp_path):
+    certificate, private_key = another_host(run_module, tmp_path)
+    result = call(run_module, dirs, ca_certificate=certificate, ca_private_key=private_key)
+    assert result["ca_changed"] and result["server_changed"]
+    verify(cert(dirs / "tls" / "fullchain.pem"), x509.load_pem_x509_certificate(certificate.encode()))
+
+
+def test_a_given_certificate_of_another_key_is_refused_and_nothing_is_written(run_module, dirs, tmp_path):
+    certificate, _ = another_host(run_module, tmp_path)
+    wrong = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    result = call(run_module, dirs, ca_certificate=certificate, ca_private_key=wrong)
+    assert result["failed"] and result["msg"] == "ca_certificate is not the certificate of ca_private_key"
+    assert list((dirs / "ca").iterdir()) + list((dirs / "tls").iterdir()) == []
+    half = call(run_module, dirs, ca_certificate=certificate)
+    assert half["failed"] and half["msg"] == "ca_certificate and ca_private_key go together: give both or neither"

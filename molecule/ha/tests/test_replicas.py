@@ -37,6 +37,22 @@ def test_every_replica_signs_uploads_with_the_same_secret(host):
     assert config(host)["http"]["secret"] == secrets["registry-a"].content_string
 
 
+def test_the_one_ca_file_the_replicas_export_verifies_each_of_them(host):
+    """Both replicas in the default selfsigned mode, exporting to one file: the first keeps the CA, both certificates
+    are its, and the client, trusting that file alone, verifies either front end by the name they share."""
+    me = host.ansible.get_variables()["inventory_hostname"]
+    assert host.file("/etc/dockyard/ca/ca.crt").content_string == \
+        other(host, "registry-a").file("/etc/dockyard/ca/ca.crt").content_string
+    assert host.file("/etc/dockyard/ca/ca.key").mode == 0o600
+    handshake = (
+        "import socket, ssl; context = ssl.create_default_context(cafile='/etc/docker/certs.d/registry.ha.test/ca.crt'); "
+        f"tls = context.wrap_socket(socket.create_connection(('{REPLICAS[me]}', 443)), server_hostname='{NAME}'); "
+        "print(dict(entry[0] for entry in tls.getpeercert()['issuer'])['commonName'])")
+    issuer = other(host, "client-ha").run(f'python3 -c "{handshake}"')
+    assert issuer.rc == 0, issuer.stderr
+    assert issuer.stdout.strip() == "dockyard registry CA (registry-a)"
+
+
 def test_registry_keeps_images_in_the_bucket_and_caches_in_redis(host):
     variables = host.ansible.get_variables()
     settings = config(host)
