@@ -27,6 +27,9 @@ description:
     dockerd talks to those over plain HTTP or unverified TLS.
   - With O(reload), the same run reloads dockerd, waits until it has reloaded, and returns the
     registry settings it then runs with.
+  - With O(restart), the same run applies the whole change as that policy allows, the keys a
+    reload applies first, with a reload, then the keys that need a restart, with a restart, or not
+    at all (RV(held)).
   - Supports check mode and diff mode.
 options:
   path:
@@ -63,6 +66,21 @@ options:
         C(hosts) in the file, else C(/var/run/docker.sock).
     type: bool
     default: false
+  restart:
+    description:
+      - Apply the change to a running dockerd, restarting it only as this policy allows. The keys
+        a reload applies are written and reloaded first (as with O(reload)); then the keys that
+        need a restart are written and dockerd restarted, or, where the policy does not allow it,
+        they are left out of the file, reported in RV(held) and in a warning, and a later run
+        applies them.
+      - V(safe) restarts only a dockerd that runs no container, or that keeps its containers
+        running through a restart (C(live-restore), including when this change turns it on).
+        V(always) restarts whatever runs; V(never) never restarts.
+      - A dockerd that does not answer (stopped, not yet installed) gets the whole file, which it
+        reads when it starts.
+      - Mutually exclusive with O(reload).
+    type: str
+    choices: [safe, always, never]
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -91,6 +109,14 @@ EXAMPLES = r"""
   docker_daemon_config:
     remove: [registry-mirrors]
 
+- name: Set keys that need a restart, restarting dockerd only where no container would stop.
+  docker_daemon_config:
+    config:
+      live-restore: true
+      log-driver: local
+    restart: safe
+  register: daemon_json
+
 - name: Point dockerd at the mirror, reload it, and check what it now uses.
   docker_daemon_config:
     config:
@@ -112,7 +138,7 @@ previous_config:
   type: dict
   sample: {"live-restore": true}
 changed_keys:
-  description: Keys whose value changed, was added or was removed.
+  description: Keys whose value changed, was added or was removed in the file (not the RV(held) ones).
   returned: always
   type: list
   elements: str
@@ -129,11 +155,25 @@ backup_file:
   returned: when a backup was made
   type: str
   sample: /etc/docker/daemon.json.12345.2026-11-24@10:15:00~
+applied:
+  description: >-
+    What the run did (or would do, in check mode) to apply the change: C(none), C(reload),
+    C(restart), or C(written) (the file only: without O(reload) or O(restart), or for a dockerd
+    that does not answer).
+  returned: always
+  type: str
+  sample: restart
+held:
+  description: Keys that need a restart the O(restart) policy did not allow; the file does not hold them yet.
+  returned: always
+  type: list
+  elements: str
+  sample: [log-driver]
 registry_config:
   description: >-
     The registry settings dockerd runs with after the reload (C(RegistryConfig) of its
     C(/info), as C(docker info) shows it).
-  returned: when O(reload) reloaded dockerd
+  returned: when O(reload) or O(restart) reloaded dockerd
   type: dict
   sample: {"Mirrors": ["https://mirror.example.com/"], "InsecureRegistryCIDRs": ["127.0.0.0/8"],
            "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": ["https://mirror.example.com/"],
@@ -143,6 +183,7 @@ registry_config:
 import http.client
 import json
 import os
+import platform
 import socket
 import tempfile
 import time
@@ -187,10 +228,11 @@ ARGUMENT_SPEC = dict(
     backup=dict(type="bool", default=False),
     mode=dict(type="raw", default="0644"),
     reload=dict(type="bool", default=False),
+    restart=dict(type="str", choices=["safe", "always", "never"]),
 )
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
-# How long dockerd may take to report a reload.
+# How long dockerd may take to report a reload, or to answer after a restart.
 RELOAD_TIMEOUT = 30
 
 
@@ -211,14 +253,33 @@ def merge(current, config, remove):
                 new[key] = EMPTY_ON_REMOVE[key]
         else:
             new.pop(key, None)
+    changed, apply = compare(current, new)
+    return new, changed, apply
+
+
+def compare(current, new):
+    """The keys that differ between two configurations, and how dockerd takes the change."""
     changed = sorted(k for k in set(current) | set(new) if current.get(k, MISSING) != new.get(k, MISSING))
     if not changed:
         apply = "none"
-    elif all(k in RELOADABLE and k in new for k in changed):
-        apply = "reload"
-    else:
+    elif needs_restart(new, changed):
         apply = "restart"
-    return new, changed, apply
+    else:
+        apply = "reload"
+    return changed, apply
+
+
+def needs_restart(new, changed):
+    """The changed keys a reload does not apply."""
+    return [key for key in changed if key not in RELOADABLE or key not in new]
+
+
+def reload_part(current, new, changed):
+    """current with only the changes a reload applies."""
+    restart_keys = needs_restart(new, changed)
+    part = dict(current)
+    part.update((key, new[key]) for key in changed if key not in restart_keys)
+    return part
 
 
 def render(config):
@@ -262,6 +323,62 @@ def docker_socket(config):
     return next((host[len("unix://"):] for host in hosts if host.startswith("unix://")), DEFAULT_SOCKET)
 
 
+def get_info(path):
+    """dockerd's /info."""
+    info = UnixConnection(path, RELOAD_TIMEOUT)
+    try:
+        info.request("GET", "/info")
+        return json.loads(info.getresponse().read())
+    finally:
+        info.close()
+
+
+def running_info(path):
+    """dockerd's /info, or None when nothing listens on its socket (dockerd stopped or not installed)."""
+    try:
+        return get_info(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return None
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        raise DaemonConfigError(f"dockerd could not be reached on {path}: {exc}") from exc
+
+
+def restart_dockerd(module, path):
+    """Restart dockerd and wait until it answers; its /info."""
+    rc, out, err = module.run_command([module.get_bin_path("systemctl", required=True), "restart", "docker"])
+    if rc:
+        raise DaemonConfigError(f"systemctl restart docker failed: {(err or out).strip()}")
+    deadline = time.monotonic() + RELOAD_TIMEOUT
+    while True:
+        info = running_info(path)
+        if info is not None:
+            return info
+        if time.monotonic() > deadline:
+            raise DaemonConfigError(f"dockerd did not answer on {path} within {RELOAD_TIMEOUT} s of its restart "
+                                    "(see its log)")
+        time.sleep(1)
+
+
+def restart_plan(module, current, new, changed, info):
+    """Under the restart policy: the file to write first (reloaded), and the keys held back from it."""
+    part = reload_part(current, new, changed)
+    restart_keys = needs_restart(new, changed)
+    if not restart_keys:
+        return part, []
+    policy = module.params["restart"]
+    running = info.get("ContainersRunning") or 0
+    # After the reload, dockerd runs with the file's live-restore, or keeps its own.
+    live = bool(part.get("live-restore", info.get("LiveRestoreEnabled")))
+    if policy == "always" or (policy == "safe" and (not running or live)):
+        return part, []
+    why = ("the restart policy is never" if policy == "never"
+           else f"{running} running container{'s' if running != 1 else ''} would stop (live-restore is off)")
+    module.warn(f"{', '.join(restart_keys)} not applied on {platform.node()}: dockerd takes {'it' if len(restart_keys) == 1 else 'them'} "
+                f"only on a restart, and {why}; {'it stays' if len(restart_keys) == 1 else 'they stay'} out of "
+                "the file until a run may restart dockerd.")
+    return part, restart_keys
+
+
 def reload_dockerd(module, path):
     """Reload dockerd and wait for its reload event; the registry settings it then reports."""
     events = UnixConnection(path, RELOAD_TIMEOUT)
@@ -284,12 +401,7 @@ def reload_dockerd(module, path):
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError
-        info = UnixConnection(path, RELOAD_TIMEOUT)
-        try:
-            info.request("GET", "/info")
-            return json.loads(info.getresponse().read()).get("RegistryConfig", {})
-        finally:
-            info.close()
+        return get_info(path)
     except (TimeoutError, socket.timeout) as exc:
         raise DaemonConfigError(f"dockerd did not report a reload within {RELOAD_TIMEOUT} s; "
                                 "it may have refused the new file (see its log)") from exc
@@ -300,43 +412,65 @@ def reload_dockerd(module, path):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           mutually_exclusive=[("reload", "restart")])
     path = module.params["path"]
     try:
         before_text = read_text(path)
         current = json_object(before_text, path)
         new, changed_keys, apply = merge(current, module.params["config"], module.params["remove"])
+        # Under a restart policy, a running dockerd takes the reload's part first.
+        info = running_info(docker_socket(new)) if module.params["restart"] and changed_keys else None
+        part, held = restart_plan(module, current, new, changed_keys, info) if info else (current, [])
     except (FileError, DaemonConfigError) as exc:
         module.fail_json(msg=str(exc))
 
     if module.params["reload"] and apply == "restart":
-        needs_restart = [key for key in changed_keys if key not in RELOADABLE or key not in new]
-        module.fail_json(msg=f"a reload cannot apply {', '.join(needs_restart)} (dockerd takes "
-                             f"{'it' if len(needs_restart) == 1 else 'them'} only on a restart); {path} was left as it was")
-    if new.get("insecure-registries"):
-        module.warn(f"{path} lists insecure-registries {', '.join(map(str, new['insecure-registries']))}: "
+        restart_keys = needs_restart(new, changed_keys)
+        module.fail_json(msg=f"a reload cannot apply {', '.join(restart_keys)} (dockerd takes "
+                             f"{'it' if len(restart_keys) == 1 else 'them'} only on a restart); {path} was left as it was")
+    written = part if held else new
+    changed_keys, apply = compare(current, written)
+    if not changed_keys:
+        applied = "none"
+    elif info:
+        applied = "restart" if written != part else "reload"
+    else:
+        applied = "reload" if module.params["reload"] else "written"
+    if written.get("insecure-registries"):
+        module.warn(f"{path} lists insecure-registries {', '.join(map(str, written['insecure-registries']))}: "
                     "dockerd pulls from them over plain HTTP or unverified TLS, where anyone on the "
                     "network path can read or replace images.")
     unsafe = before_text is not None and world_writable(path)
     if unsafe:
         module.warn(f"{path} was writable by every user, who could point dockerd anywhere; "
                     "write permission for others is taken away.")
-    result = dict(changed=bool(changed_keys) or unsafe, config=new, previous_config=current,
-                  changed_keys=changed_keys, apply=apply)
+    result = dict(changed=bool(changed_keys) or unsafe, config=written, previous_config=current,
+                  changed_keys=changed_keys, apply=apply, applied=applied, held=held)
     if module._diff:
-        result["diff"] = dict(before=render(current) if before_text else "", after=render(new),
+        result["diff"] = dict(before=render(current) if before_text else "", after=render(written),
                               before_header=path, after_header=path)
     if changed_keys:
-        rejection = dockerd_rejection(module, render(new))
+        rejection = dockerd_rejection(module, render(written))
         if rejection:
             module.fail_json(msg=f"dockerd rejects the new {path}, which was left as it was: {rejection}", **result)
     try:
         if changed_keys and not module.check_mode:
             if module.params["backup"] and before_text:
                 result["backup_file"] = module.backup_local(path)
-            write_text(module, path, render(new), module.params["mode"])
-            if module.params["reload"]:
-                result["registry_config"] = reload_dockerd(module, docker_socket(new))
+            socket_path = docker_socket(written)
+            if info and part != current:
+                write_text(module, path, render(part), module.params["mode"])
+                info = reload_dockerd(module, socket_path)
+            if applied == "restart":
+                write_text(module, path, render(written), module.params["mode"])
+                info = restart_dockerd(module, socket_path)
+            if not info:
+                write_text(module, path, render(written), module.params["mode"])
+                if module.params["reload"]:
+                    info = reload_dockerd(module, socket_path)
+            if info:
+                result["registry_config"] = info.get("RegistryConfig", {})
         elif unsafe and not module.check_mode:
             drop_world_write(path)
     except (FileError, DaemonConfigError) as exc:

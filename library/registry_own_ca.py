@@ -23,7 +23,8 @@ description:
     modes.
   - A key or certificate that cannot be read is an error, and nothing is
     written. Private keys are written readable by root only.
-  - Supports check mode.
+  - Supports check mode; on a host without the cryptography library, where neither directory exists yet,
+    check mode reports that everything would be made.
 options:
   ca_dir:
     description: Directory of the CA's C(ca.key) and C(ca.crt).
@@ -322,6 +323,9 @@ def server(params, paths, ca, ca_key, now):
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if x509 is None:
+        # Check mode on a fresh host, where a real run installs the library first: all would be made.
+        if module.check_mode and not any(map(os.path.exists, (module.params["ca_dir"], module.params["cert_dir"]))):
+            module.exit_json(changed=True, ca_changed=True, server_changed=True, ca_certificate="")
         module.fail_json(msg=missing_required_lib("cryptography (Debian: python3-cryptography)"))
     if not module.params["names"]:
         module.fail_json(msg="names must list at least one name")

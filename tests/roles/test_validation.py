@@ -412,6 +412,8 @@ CASES = [
      "is in both docker_engine_daemon_config and docker_engine_daemon_config_remove"),
     ("engine-source", {"docker_engine_source": "snap"},
      "value of docker_engine_source must be one of: distribution, docker, got: snap"),
+    ("engine-restart", {"docker_engine_restart": "sometimes"},
+     "value of docker_engine_restart must be one of: safe, always, never, got: sometimes"),
     ("engine-repo", {"docker_engine_repo_url": "https://download.docker.com/ linux"},
      'docker_engine_repo_url "https://download.docker.com/ linux" is not valid: give an http(s):// URL'),
     # registry: S3 storage, replicas and their redis
@@ -602,10 +604,10 @@ def test_hostile_input_stops_the_run_before_any_host_changes(tmp_path, extra, me
 
 
 # playbooks/clients.yml on its own checks what the rollout reads: the client
-# settings and the caches its pre-flight asks.
+# settings (Docker Engine's among them) and the caches its pre-flight asks.
 ROLLOUT_CASES = ["number-as-text", "client-traversal", "client-hub", "client-no-password", "client-password-newline", "mirror-url",
                  "mirror-credentials", "containerd-injection", "batches", "canary", "mirror-same-port",
-                 "mirror-second-url", "batches-in-inventory"]
+                 "mirror-second-url", "batches-in-inventory", "daemon-hosts", "engine-source"]
 
 
 @pytest.mark.parametrize("name", ROLLOUT_CASES)

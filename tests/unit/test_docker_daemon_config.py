@@ -1,6 +1,7 @@
 import http.server
 import json
 import os
+import platform
 import socketserver
 import stat
 import threading
@@ -194,7 +195,8 @@ class FakeDockerAPI(http.server.BaseHTTPRequestHandler):
                 time.sleep(2)
             self.wfile.write(b"0\r\n\r\n")
         else:
-            body = json.dumps({"RegistryConfig": {"Mirrors": [MIRROR + "/"]}}).encode()
+            body = json.dumps({"RegistryConfig": {"Mirrors": [MIRROR + "/"]}, "ContainersRunning": self.server.running,
+                               "LiveRestoreEnabled": self.server.live_restore}).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -206,16 +208,17 @@ class FakeDockerAPI(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_docker(tmp_path, monkeypatch):
-    """A dockerd API on a Unix socket (DOCKER_HOST) and a systemctl that tells it to reload."""
+    """A dockerd API on a Unix socket (DOCKER_HOST), running no container and without live-restore, and a
+    systemctl that tells it to reload and notes each call."""
     reloaded = tmp_path / "reloaded"
     bindir = tmp_path / "sbin"
     bindir.mkdir()
-    (bindir / "systemctl").write_text(f'#!/bin/sh\necho "$@" > {reloaded}\n')
+    (bindir / "systemctl").write_text(f'#!/bin/sh\necho "$@" >> {reloaded}\n')
     (bindir / "systemctl").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
     server = socketserver.ThreadingUnixStreamServer(str(tmp_path / "docker.sock"), FakeDockerAPI)
     server.daemon_threads = True
-    server.reloaded, server.reports_reload = reloaded, True
+    server.reloaded, server.reports_reload, server.running, server.live_restore = reloaded, True, 0, False
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'docker.sock'}")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
@@ -258,3 +261,72 @@ def test_reload_refuses_a_change_that_needs_a_restart_and_writes_nothing(run_mod
     assert result["failed"] and result["msg"] == (
         f"a reload cannot apply data-root (dockerd takes it only on a restart); {daemon_json} was left as it was")
     assert daemon_json.read_text() == '{"debug": true}' and not fake_docker.reloaded.exists()
+
+
+def systemctl_calls(fake_docker):
+    return fake_docker.reloaded.read_text().splitlines() if fake_docker.reloaded.exists() else []
+
+
+def test_restart_safe_holds_a_restart_key_while_containers_run_without_live_restore(
+        run_module, daemon_json, fake_docker):
+    fake_docker.running = 2
+    daemon_json.write_text('{"log-level": "warn"}')
+    result = call(run_module, daemon_json, restart="safe", config={"debug": True, "log-driver": "local"})
+    assert result["changed"] and result["held"] == ["log-driver"] and result["applied"] == "reload"
+    assert json.loads(daemon_json.read_text()) == {"log-level": "warn", "debug": True}
+    assert systemctl_calls(fake_docker) == ["reload docker"]
+    assert [warning["event"]["msg"] for warning in result["warnings"]] == [
+        f"log-driver not applied on {platform.node()}: dockerd takes it only on a restart, and 2 running containers would stop "
+        "(live-restore is off); it stays out of the file until a run may restart dockerd."]
+    again = call(run_module, daemon_json, restart="safe", config={"debug": True, "log-driver": "local"})
+    assert not again["changed"] and again["held"] == ["log-driver"] and again["applied"] == "none"
+    assert systemctl_calls(fake_docker) == ["reload docker"]
+
+
+def test_restart_safe_restarts_once_live_restore_keeps_the_containers(run_module, daemon_json, fake_docker):
+    fake_docker.running = 2
+    result = call(run_module, daemon_json, restart="safe", config={"live-restore": True, "log-driver": "local"})
+    assert result["changed"] and result["held"] == [] and result["applied"] == "restart"
+    # The reload turns live-restore on before the restart.
+    assert systemctl_calls(fake_docker) == ["reload docker", "restart docker"]
+    assert json.loads(daemon_json.read_text()) == {"live-restore": True, "log-driver": "local"}
+    assert result["registry_config"] == {"Mirrors": [MIRROR + "/"]}
+
+
+@pytest.mark.parametrize("policy, running, live_restore, applied", [
+    ("safe", 0, False, "restart"),
+    ("safe", 1, True, "restart"),
+    ("always", 3, False, "restart"),
+    ("never", 0, True, "none"),
+])
+def test_restart_policies(run_module, daemon_json, fake_docker, policy, running, live_restore, applied):
+    fake_docker.running, fake_docker.live_restore = running, live_restore
+    result = call(run_module, daemon_json, restart=policy, config={"log-driver": "local"})
+    assert result["applied"] == applied
+    assert systemctl_calls(fake_docker) == (["restart docker"] if applied == "restart" else [])
+    assert json.loads(daemon_json.read_text() if daemon_json.exists() else "{}") == (
+        {"log-driver": "local"} if applied == "restart" else {})
+    assert result["held"] == ([] if applied == "restart" else ["log-driver"])
+    if policy == "never":
+        assert "and the restart policy is never;" in result["warnings"][0]["event"]["msg"]
+
+
+def test_restart_check_mode_reports_the_plan_and_calls_nothing(run_module, daemon_json, fake_docker):
+    fake_docker.running = 1
+    result = call(run_module, daemon_json, restart="safe", check_mode=True,
+                  config={"debug": True, "log-driver": "local"})
+    assert result["changed"] and result["applied"] == "reload" and result["held"] == ["log-driver"]
+    assert not daemon_json.exists() and systemctl_calls(fake_docker) == []
+
+
+def test_restart_policy_writes_the_whole_file_for_a_dockerd_that_does_not_answer(
+        run_module, daemon_json, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'absent.sock'}")
+    result = call(run_module, daemon_json, restart="never", config={"log-driver": "local"})
+    assert result["changed"] and result["applied"] == "written" and result["held"] == []
+    assert json.loads(daemon_json.read_text()) == {"log-driver": "local"}
+
+
+def test_reload_and_restart_are_exclusive(run_module, daemon_json):
+    result = call(run_module, daemon_json, reload=True, restart="safe", config={"debug": True})
+    assert result["failed"] and "mutually exclusive: reload|restart" in result["msg"]

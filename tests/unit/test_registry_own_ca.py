@@ -183,3 +183,14 @@ def test_a_given_certificate_of_another_key_is_refused_and_nothing_is_written(ru
     assert list((dirs / "ca").iterdir()) + list((dirs / "tls").iterdir()) == []
     half = call(run_module, dirs, ca_certificate=certificate)
     assert half["failed"] and half["msg"] == "ca_certificate and ca_private_key go together: give both or neither"
+
+
+def test_check_mode_without_the_library_reports_a_fresh_host_as_all_to_make(run_module, tmp_path, monkeypatch):
+    monkeypatch.setattr(mod, "x509", None)
+    fresh = dict(ca_dir=str(tmp_path / "ca"), cert_dir=str(tmp_path / "tls"))
+    checked = call(run_module, tmp_path, check_mode=True, **fresh)
+    assert checked["changed"] and checked["ca_changed"] and checked["server_changed"]
+    assert not (tmp_path / "ca").exists()
+    (tmp_path / "ca").mkdir()
+    made = call(run_module, tmp_path, check_mode=True, **fresh)
+    assert made["failed"] and "cryptography (Debian: python3-cryptography)" in made["msg"]

@@ -15,3 +15,9 @@ def test_running_container_survived_the_rollout(host):
     started = host.file("/root/keepalive-started").content_string.strip()
     assert host.check_output("docker inspect --format '{{.State.StartedAt}}' keepalive") == started
     assert host.check_output("docker inspect --format '{{.State.Running}}' keepalive") == "true"
+
+
+def test_a_key_that_needs_a_restart_waits_while_a_container_runs_without_live_restore(host):
+    config = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert "log-driver" not in config
+    assert host.check_output("docker info --format '{{.LoggingDriver}}'") == "json-file"
