@@ -1,0 +1,1 @@
+../../resources/test_existing_docker.py

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Run a documented journey (docs/journeys/<name>/) exactly as the documentation shows it.
+
+The journey's commands.sh holds the commands an operator types, from the
+project's directory; every line that is not a comment runs, in order, in
+WORKDIR, a copy of that directory (each of its entries linked, but
+inventory.example copied, so that inventory/ is the run's own). Once a command has made inventory/ (cp -r inventory.example
+inventory), the journey's other files are written over it, as the operator
+writes them, and then the test's only change: the placeholder host names
+replaced by the test hosts (HOSTS), each reached over CONNECTION
+(host_vars/<host>.yml), and the internet's addresses by the test's
+(ADDRESSES).
+
+Run again on the same WORKDIR, it is the operator's second run: the commands
+up to the one that made inventory/ are not typed again, the others are.
+
+The record (JSON) lists each command typed with its return code, seconds and
+output; the run stops at the first command that fails, exiting 1.
+
+Usage: journey.py JOURNEY WORKDIR RECORD --hosts JSON --addresses JSON --connection PLUGIN
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def commands(journey):
+    lines = (journey / "commands.sh").read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def write_inventory(journey, inventory, hosts, addresses, connection):
+    """The journey's files over the copied example, then the test's hosts and addresses."""
+    for source in sorted(journey.rglob("*")):
+        if source.is_file() and source.name != "commands.sh":
+            target = inventory / source.relative_to(journey)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    for path in sorted(inventory.rglob("*")):
+        if path.is_file():
+            text = path.read_text()
+            for old, new in {**hosts, **addresses}.items():
+                text = text.replace(old, new)
+            path.write_text(text)
+    (inventory / "host_vars").mkdir(exist_ok=True)
+    for name in hosts.values():
+        (inventory / "host_vars" / f"{name}.yml").write_text(f"---\nansible_connection: {connection}\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("journey", type=Path)
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("record", type=Path)
+    parser.add_argument("--hosts", required=True, type=json.loads)
+    parser.add_argument("--addresses", required=True, type=json.loads)
+    parser.add_argument("--connection", required=True)
+    args = parser.parse_args(argv)
+    journey = (ROOT / args.journey).resolve()
+    workdir = args.workdir
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+               ANSIBLE_CONFIG=str(workdir / "ansible.cfg"))
+    typed = commands(journey)
+    if (workdir / "inventory").is_dir():
+        typed = typed[json.loads((workdir / ".journey").read_text())["inventory_made_by"] + 1:]
+    else:
+        workdir.mkdir(parents=True)
+        for entry in ROOT.iterdir():
+            if entry.name == "inventory.example":  # copied by the journey: no link to the tree's own
+                shutil.copytree(entry, workdir / entry.name)
+            elif entry.name not in {"inventory", ".git"}:
+                (workdir / entry.name).symlink_to(entry)
+    record = []
+    for index, command in enumerate(typed):
+        start = time.monotonic()
+        result = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, capture_output=True, text=True,
+                                check=False)
+        record.append({"command": command, "rc": result.returncode, "seconds": round(time.monotonic() - start, 1),
+                       "output": result.stdout + result.stderr})
+        if result.returncode:
+            break
+        if not (workdir / ".journey").exists() and (workdir / "inventory").is_dir():
+            write_inventory(journey, workdir / "inventory", args.hosts, args.addresses, args.connection)
+            (workdir / ".journey").write_text(json.dumps({"inventory_made_by": index}))
+    args.record.parent.mkdir(parents=True, exist_ok=True)
+    args.record.write_text(json.dumps(record, indent=1) + "\n")
+    failed = [step for step in record if step["rc"]]
+    if failed:
+        print(f"journey.py: {failed[0]['command']} exited {failed[0]['rc']}:\n{failed[0]['output'][-4000:]}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
