@@ -274,14 +274,6 @@ def needs_restart(new, changed):
     return [key for key in changed if key not in RELOADABLE or key not in new]
 
 
-def reload_part(current, new, changed):
-    """current with only the changes a reload applies."""
-    restart_keys = needs_restart(new, changed)
-    part = dict(current)
-    part.update((key, new[key]) for key in changed if key not in restart_keys)
-    return part
-
-
 def render(config):
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
@@ -360,9 +352,11 @@ def restart_dockerd(module, path):
 
 
 def restart_plan(module, current, new, changed, info):
-    """Under the restart policy: the file to write first (reloaded), and the keys held back from it."""
-    part = reload_part(current, new, changed)
+    """Under the restart policy: the file to write first (current with the changes a reload applies), and the
+    keys held back from it."""
     restart_keys = needs_restart(new, changed)
+    part = dict(current)
+    part.update((key, new[key]) for key in changed if key not in restart_keys)
     if not restart_keys:
         return part, []
     policy = module.params["restart"]
@@ -380,7 +374,7 @@ def restart_plan(module, current, new, changed, info):
 
 
 def reload_dockerd(module, path):
-    """Reload dockerd and wait for its reload event; the registry settings it then reports."""
+    """Reload dockerd and wait for its reload event; its /info then."""
     events = UnixConnection(path, RELOAD_TIMEOUT)
     deadline = time.monotonic() + RELOAD_TIMEOUT
     try:
