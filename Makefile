@@ -100,11 +100,17 @@ demo: host-demo venv images-demo
 	@echo; cat .demo/what-now.txt
 
 # Leaves the machine as make demo found it, whatever port it used: the sandbox,
-# .demo/, each certs.d entry the demo added (listed in .demo/added) and each
-# directory it created (.demo/created).
+# .demo/, each certs.d entry the demo added (listed in .demo/added), the image
+# tags of each registry address it named there, and each directory it created
+# (.demo/created).
 demo-down:
 	docker rm --force --volumes dockyard-demo >/dev/null 2>&1 || true
-	if [ -f .demo/added ]; then xargs --no-run-if-empty rm -f < .demo/added; fi
+	if [ -f .demo/added ]; then \
+	  for registry in $$(sed -n 's|^/etc/docker/certs.d/\(.*\)/ca.crt$$|\1|p' .demo/added); do \
+	    docker image ls --format '{{.Repository}}:{{.Tag}}' | awk -v prefix="$$registry/" 'index($$0, prefix) == 1 && !/:<none>$$/' \
+	      | xargs --no-run-if-empty docker rmi >/dev/null; \
+	  done; \
+	  xargs --no-run-if-empty rm -f < .demo/added; fi
 	if [ -f .demo/created ]; then tac .demo/created | xargs --no-run-if-empty rmdir --ignore-fail-on-non-empty; fi
 	rm -rf .demo
 	@echo "The demo sandbox is gone."

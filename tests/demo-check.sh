@@ -1,34 +1,51 @@
 #!/usr/bin/env bash
-# make demo DEMO_PORT=<port>, then the last command make demo prints (make
-# demo-down), on this very machine (where dockerd may be a plain process, as on
-# CI runners): the demo registry must work in between, and /etc/docker must be
-# exactly as it was afterwards (same paths, modes, contents).
+# The journey "try it" (docs/journeys/try-it/commands.sh), as the README shows
+# it, on this very machine (where dockerd may be a plain process, as on CI
+# runners), on a port of its own: make demo gets DEMO_PORT=<port>, the other
+# commands the demo's address on it in place of 127.0.0.1:5443. Before the
+# last command (make demo-down), the commands make demo printed must be the
+# journey's, and the registry must hold both pushes and refuse a wrong
+# password; after it, /etc/docker must be exactly as it was (same paths,
+# modes, contents) and no image tag of the demo's address may be left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-5443}
-url=https://127.0.0.1:$port
+address=127.0.0.1:$port
+url=https://$address
+fail() { echo "demo-check: $*" >&2; exit 1; }
 
 if docker container inspect dockyard-demo >/dev/null 2>&1; then
-  echo "demo-check: a demo is running here; run make demo-down first" >&2
-  exit 1
+  fail "a demo is running here; run make demo-down first"
 fi
 snapshot() {
   find /etc/docker -printf '%p %m\n' 2>/dev/null | sort
   find /etc/docker -type f -exec sha256sum {} + 2>/dev/null | sort
 }
+tags() { docker image ls --format '{{.Repository}}:{{.Tag}}' | awk -v prefix="$address/" 'index($0, prefix) == 1 && !/:<none>$/'; }
 before=$(snapshot)
 
-make demo DEMO_PORT="$port"
-catalog=$(curl --fail --silent --show-error --cacert .demo/ca.crt -u "$(cat .demo/credentials)" "$url/v2/_catalog")
-[[ $catalog == *'"demo/busybox"'* ]] || { echo "demo-check: the catalog lacks demo/busybox: $catalog" >&2; exit 1; }
-status=$(curl --silent --output /dev/null --write-out '%{http_code}' --cacert .demo/ca.crt -u demo:wrong "$url/v2/")
-[[ $status == 401 ]] || { echo "demo-check: a wrong password got $status, not 401" >&2; exit 1; }
-down=$(tail -n 1 .demo/what-now.txt | xargs)
-[[ $down == "make demo-down" ]] || { echo "demo-check: make demo's last line is not make demo-down: $down" >&2; exit 1; }
-$down
+mapfile -t typed < <(grep -v -e '^#' -e '^$' docs/journeys/try-it/commands.sh | sed "s/127\.0\.0\.1:5443/$address/g")
+[[ ${typed[0]} == "make demo" && ${typed[-1]} == "make demo-down" ]] \
+  || fail "the journey does not start with make demo and end with make demo-down"
+export DEMO_PORT=$port
+for command in "${typed[@]::${#typed[@]}-1}"; do
+  echo "demo-check: \$ $command"
+  bash -euo pipefail -c "$command"
+done
 
+printed=$(grep -v -e '^$' .demo/what-now.txt | sed -n 's/^  //p' | grep -v -e '^ ' || true)
+expected=$(printf '%s\n' "${typed[@]:1}")
+[[ $printed == "$expected" ]] || fail "make demo printed other commands than the journey's: $printed"
+catalog=$(curl --fail --silent --show-error --cacert .demo/ca.crt -u "$(cat .demo/credentials)" "$url/v2/_catalog")
+[[ $catalog == *'"demo/busybox"'* && $catalog == *'"team/busybox"'* ]] \
+  || fail "the catalog lacks demo/busybox or team/busybox: $catalog"
+status=$(curl --silent --output /dev/null --write-out '%{http_code}' --cacert .demo/ca.crt -u demo:wrong "$url/v2/")
+[[ $status == 401 ]] || fail "a wrong password got $status, not 401"
+
+echo "demo-check: \$ ${typed[-1]}"
+${typed[-1]}
 if ! diff <(echo "$before") <(snapshot); then
-  echo "demo-check: make demo and make demo-down changed /etc/docker (above)" >&2
-  exit 1
+  fail "make demo and make demo-down changed /etc/docker (above)"
 fi
-echo "demo-check: the demo registry answered, and /etc/docker is as it was before make demo"
+[[ -z $(tags) ]] || fail "make demo-down left image tags of $address: $(tags)"
+echo "demo-check: the journey ran as the README shows it, and /etc/docker is as it was before make demo"
