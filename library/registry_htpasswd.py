@@ -16,7 +16,8 @@ description:
   - An existing file that cannot be read or has a line that is not C(user:hash) is
     an error, and nothing is written.
   - Supports check mode and diff mode; the diff lists user names, never hashes.
-  - Needs the Python C(bcrypt) library on the host (Debian's C(python3-bcrypt)).
+  - Needs the Python C(bcrypt) library on the host (Debian's C(python3-bcrypt)), except in check mode where
+    the file does not exist yet, where it reports every user as added.
 options:
   path:
     description: Path of the htpasswd file.
@@ -200,9 +201,17 @@ def names(entries):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, add_file_common_args=True, supports_check_mode=True)
-    if bcrypt is None:
-        module.fail_json(msg=missing_required_lib("bcrypt (Debian: python3-bcrypt)"))
     path = module.params["path"]
+    if bcrypt is None:
+        # Check mode on a fresh host, where a real run installs the library first: every user would be added.
+        if module.check_mode and not os.path.lexists(path):
+            try:
+                check_users(module.params["users"])
+            except HtpasswdError as exc:
+                module.fail_json(msg=str(exc))
+            module.exit_json(changed=True, added=[user["name"] for user in module.params["users"]
+                                                  if user["state"] == "present"], updated=[], removed=[])
+        module.fail_json(msg=missing_required_lib("bcrypt (Debian: python3-bcrypt)"))
     if module.params["mode"] is None:
         module.params["mode"] = "0640"
     try:

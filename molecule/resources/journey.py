@@ -4,20 +4,26 @@
 The journey's commands.sh holds the commands an operator types, from the
 project's directory; every line that is not a comment runs, in order, in
 WORKDIR, a copy of that directory (each of its entries linked, but
-inventory.example copied, so that inventory/ is the run's own). Once a command has made inventory/ (cp -r inventory.example
-inventory), the journey's other files are written over it, as the operator
-writes them, and then the test's only change: the placeholder host names
-replaced by the test hosts (HOSTS), each reached over CONNECTION
+inventory.example copied, so that inventory/ is the run's own). Once a
+command has made inventory/ (cp -r inventory.example inventory), the
+journey's other files are written over it, as the operator writes them, with
+the files the operator brings (FILES: a path in the inventory, and the test's
+file to copy there), and then the test's only change: the placeholder host
+names replaced by the test hosts (HOSTS), each reached over CONNECTION
 (host_vars/<host>.yml), and the internet's addresses by the test's
-(ADDRESSES).
+(ADDRESSES). What the operator types at a prompt (a vault password) is
+STDIN, each command's standard input; commands run without a terminal, so
+that the prompts read it there.
 
-Run again on the same WORKDIR, it is the operator's second run: the commands
-up to the one that made inventory/ are not typed again, the others are.
+Run again on the same WORKDIR, it is the operator's second run: of the
+commands after the one that made inventory/, those that run a playbook
+(ansible-playbook) are typed again.
 
 The record (JSON) lists each command typed with its return code, seconds and
 output; the run stops at the first command that fails, exiting 1.
 
-Usage: journey.py JOURNEY WORKDIR RECORD --hosts JSON --addresses JSON --connection PLUGIN
+Usage: journey.py JOURNEY WORKDIR RECORD --hosts JSON --addresses JSON --connection PLUGIN [--files JSON]
+                  [--stdin TEXT]
 """
 
 import argparse
@@ -37,13 +43,16 @@ def commands(journey):
     return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def write_inventory(journey, inventory, hosts, addresses, connection):
-    """The journey's files over the copied example, then the test's hosts and addresses."""
+def write_inventory(journey, inventory, files, hosts, addresses, connection):
+    """The journey's files and the operator's over the copied example, then the test's hosts and addresses."""
+    brought = {path: Path(source) for path, source in files.items()}
     for source in sorted(journey.rglob("*")):
         if source.is_file() and source.name != "commands.sh":
-            target = inventory / source.relative_to(journey)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+            brought[source.relative_to(journey).as_posix()] = source
+    for path, source in brought.items():
+        target = inventory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
     for path in sorted(inventory.rglob("*")):
         if path.is_file():
             text = path.read_text()
@@ -63,6 +72,8 @@ def main(argv=None):
     parser.add_argument("--hosts", required=True, type=json.loads)
     parser.add_argument("--addresses", required=True, type=json.loads)
     parser.add_argument("--connection", required=True)
+    parser.add_argument("--files", default={}, type=json.loads)
+    parser.add_argument("--stdin", default="")
     args = parser.parse_args(argv)
     journey = (ROOT / args.journey).resolve()
     workdir = args.workdir
@@ -70,7 +81,8 @@ def main(argv=None):
                ANSIBLE_CONFIG=str(workdir / "ansible.cfg"))
     typed = commands(journey)
     if (workdir / "inventory").is_dir():
-        typed = typed[json.loads((workdir / ".journey").read_text())["inventory_made_by"] + 1:]
+        made_by = json.loads((workdir / ".journey").read_text())["inventory_made_by"]
+        typed = [command for command in typed[made_by + 1:] if command.startswith("ansible-playbook ")]
     else:
         workdir.mkdir(parents=True)
         for entry in ROOT.iterdir():
@@ -81,14 +93,14 @@ def main(argv=None):
     record = []
     for index, command in enumerate(typed):
         start = time.monotonic()
-        result = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, capture_output=True, text=True,
-                                check=False)
+        result = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, input=args.stdin,
+                                capture_output=True, text=True, check=False, start_new_session=True)
         record.append({"command": command, "rc": result.returncode, "seconds": round(time.monotonic() - start, 1),
                        "output": result.stdout + result.stderr})
         if result.returncode:
             break
         if not (workdir / ".journey").exists() and (workdir / "inventory").is_dir():
-            write_inventory(journey, workdir / "inventory", args.hosts, args.addresses, args.connection)
+            write_inventory(journey, workdir / "inventory", args.files, args.hosts, args.addresses, args.connection)
             (workdir / ".journey").write_text(json.dumps({"inventory_made_by": index}))
     args.record.parent.mkdir(parents=True, exist_ok=True)
     args.record.write_text(json.dumps(record, indent=1) + "\n")

@@ -79,26 +79,3 @@ def test_filled_in_it_passes_every_check(tmp_path):
     result = run("ansible-playbook", "--check", "-i", str(copy(tmp_path)), "playbooks/validate.yml")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "failed=0" in result.stdout[result.stdout.rindex("PLAY RECAP"):]
-
-
-def test_its_bought_certificate_lines_read_the_files_beside_hosts_yml(tmp_path):
-    """The commented provided-mode lines of group_vars/registries/main.yml, switched on as they stand."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from test_validation import INTERMEDIATE, INTERMEDIATE_KEY, issue, pem
-
-    inventory = copy(tmp_path)
-    key = ec.generate_private_key(ec.SECP256R1())
-    (inventory / "files" / "registry.crt").write_text(
-        pem(issue("registry.internal", key, "Intermediate", INTERMEDIATE_KEY, False, ["registry.internal"])))
-    (inventory / "files" / "intermediates.pem").write_text(pem(INTERMEDIATE))
-    settings = inventory / "group_vars" / "registries" / "main.yml"
-    lines = settings.read_text().replace("registry_certs_mode: selfsigned\n", "").splitlines()
-    provided = ("registry_certs_mode: provided", "registry_certs_certificate:", "registry_certs_chain:",
-                "registry_certs_private_key:")
-    settings.write_text("\n".join(line.removeprefix("# ") if line.removeprefix("# ").startswith(provided) else line
-                                  for line in lines) + "\n")
-    with (inventory / "group_vars" / "all" / "vault.yml").open("a") as vault:
-        vault.write(yaml.safe_dump({"vault_registry_private_key": pem(key)}))
-    result = run("ansible-playbook", "--check", "-i", str(inventory), "playbooks/validate.yml")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert "registry_certs_mode: provided" in settings.read_text()

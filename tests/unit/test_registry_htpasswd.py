@@ -73,6 +73,18 @@ def test_check_mode_reports_and_writes_nothing(run_module, htpasswd):
     assert not htpasswd.exists()
 
 
+def test_check_mode_without_the_library_reports_a_fresh_host_as_all_to_add(run_module, htpasswd, monkeypatch):
+    monkeypatch.setattr(mod, "bcrypt", None)
+    users = [{"name": "ci", "password": "s3cret"}, {"name": "old", "state": "absent"}]
+    result = call(run_module, htpasswd, users, check_mode=True)
+    assert result["changed"] and result["added"] == ["ci"] and not htpasswd.exists()
+    refused = call(run_module, htpasswd, users + [{"name": "ci", "password": "again"}], check_mode=True)
+    assert refused["failed"] and refused["msg"] == "user ci is listed twice"
+    htpasswd.write_text("")
+    kept = call(run_module, htpasswd, users, check_mode=True)
+    assert kept["failed"] and "bcrypt (Debian: python3-bcrypt)" in kept["msg"]
+
+
 def test_diff_and_result_never_show_hashes_or_passwords(run_module, htpasswd):
     call(run_module, htpasswd, [{"name": "a", "password": "pa"}])
     result = call(run_module, htpasswd, [{"name": "a", "password": "changed-pw"}], diff=True)

@@ -1,31 +1,42 @@
-"""The journey ran as documented: every command passed, the fleet changed a batch at a time, and each host
-pulls Docker Hub names through the mirror."""
+"""The journeys ran as documented: every command passed, and so did the operator's second run of their
+playbooks, which changed nothing; the fleet changed a batch at a time, and each of its hosts pulls Docker Hub
+names through the mirror."""
 
 import json
 import os
 import re
 from pathlib import Path
 
+import pytest
+
 testinfra_hosts = ["ansible://existing_docker"]
+JOURNEYS = ["existing-fleet", "bought-certificate"]
 
 
-def record(run):
-    path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "journeys" / f"existing-fleet{run}.json"
+def record(journey, run=""):
+    path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "journeys" / f"{journey}{run}.json"
     return json.loads(path.read_text())
 
 
-def test_every_command_of_the_journey_ran_and_passed_and_a_second_run_passed_too():
-    commands = (Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "docs/journeys/existing-fleet/commands.sh")
+@pytest.mark.parametrize("journey", JOURNEYS)
+def test_every_command_of_the_journey_ran_and_passed_and_so_did_its_playbooks_run_again(journey):
+    commands = (Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "docs/journeys" / journey / "commands.sh")
     typed = [line for line in commands.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    again = [command for command in typed[1:] if command.startswith("ansible-playbook ")]
     assert typed[0] == "cp -r inventory.example inventory"
-    assert [step["command"] for step in record("")] == typed
-    assert [step["command"] for step in record("-again")] == typed[1:]
-    assert [step["rc"] for step in record("") + record("-again")] == [0] * (2 * len(typed) - 1)
+    assert [step["command"] for step in record(journey)] == typed
+    assert [step["command"] for step in record(journey, "-again")] == again
+    assert [step["rc"] for step in record(journey) + record(journey, "-again")] == [0] * (len(typed) + len(again))
+
+
+@pytest.mark.parametrize("journey", JOURNEYS)
+def test_the_journeys_playbooks_run_again_change_nothing(journey):
+    assert not any(re.search(" changed=[1-9]", step["output"]) for step in record(journey, "-again"))
 
 
 def summaries(run):
     """The rollout's summary after each batch."""
-    return re.findall(r'"msg": "(changed: [^"]*)"', record(run)[-1]["output"])
+    return re.findall(r'"msg": "(changed: [^"]*)"', record("existing-fleet", run)[-1]["output"])
 
 
 def test_the_rollout_changed_the_fleet_a_batch_at_a_time_canary_first():
@@ -33,10 +44,9 @@ def test_the_rollout_changed_the_fleet_a_batch_at_a_time_canary_first():
                              "changed: fleet1, fleet2; unchanged: none; rolled back: none"]
 
 
-def test_the_journey_typed_again_changes_nothing():
+def test_the_rollout_run_again_finds_each_batch_unchanged():
     assert summaries("-again") == ["changed: none; unchanged: fleet1; rolled back: none",
                                    "changed: none; unchanged: fleet1, fleet2; rolled back: none"]
-    assert not any(re.search(" changed=[1-9]", step["output"]) for step in record("-again"))
 
 
 def test_dockerd_pulls_docker_hub_names_through_the_mirror(host):
