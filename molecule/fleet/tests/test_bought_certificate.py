@@ -9,6 +9,7 @@ from pathlib import Path
 testinfra_hosts = ["ansible://fleet-mirror"]
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 INVENTORY = EPHEMERAL / "journeys" / "bought-certificate" / "inventory"
+REPORTS = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "reports" / "journeys"
 CONVERGE = (Path(__file__).resolve().parents[1] / "converge.yml").read_text()
 
 
@@ -22,7 +23,7 @@ def test_no_secret_reached_the_output():
     secrets = ["journey-vault-pw-5e0c1a", "replace-me-ci-password", "".join(key.splitlines()[1:-1])[10:50]]
     assert secrets[0] in CONVERGE  # the vault password the converge types
     outputs = [step["output"] for run in ["", "-again"]
-               for step in json.loads((EPHEMERAL / "journeys" / f"bought-certificate{run}.json").read_text())]
+               for step in json.loads((REPORTS / f"bought-certificate{run}.json").read_text())]
     for secret in secrets:
         assert not any(secret in output for output in outputs), secret[:6]
 

@@ -14,7 +14,7 @@ JOURNEYS = ["existing-fleet", "bought-certificate"]
 
 
 def record(journey, run=""):
-    path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "journeys" / f"{journey}{run}.json"
+    path = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "reports" / "journeys" / f"{journey}{run}.json"
     return json.loads(path.read_text())
 
 
