@@ -15,9 +15,14 @@ names replaced by the test hosts (HOSTS), each reached over CONNECTION
 STDIN, each command's standard input; commands run without a terminal, so
 that the prompts read it there.
 
+A journey that goes on from another (the operator's next step on the same
+estate) runs in that one's WORKDIR: its files are written over the inventory
+already there before its first command.
+
 Run again on the same WORKDIR, it is the operator's second run: of the
-commands after the one that made inventory/, those that run a playbook
-(ansible-playbook) are typed again.
+commands after the one that made inventory/ (all of them, for a journey that
+went on from another), those that run a playbook (ansible-playbook) are typed
+again.
 
 The record (JSON) lists each command typed with its return code, seconds and
 output; the run stops at the first command that fails, exiting 1.
@@ -80,9 +85,19 @@ def main(argv=None):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
                ANSIBLE_CONFIG=str(workdir / "ansible.cfg"))
     typed = commands(journey)
-    if (workdir / "inventory").is_dir():
-        made_by = json.loads((workdir / ".journey").read_text())["inventory_made_by"]
-        typed = [command for command in typed[made_by + 1:] if command.startswith("ansible-playbook ")]
+    # For each journey run in WORKDIR: the index of the command that made inventory/ (-1: it was there).
+    state_file = workdir / ".journeys"
+    made_by = json.loads(state_file.read_text()) if state_file.exists() else {}
+
+    def inventory_made(index):
+        write_inventory(journey, workdir / "inventory", args.files, args.hosts, args.addresses, args.connection)
+        made_by[journey.name] = index
+        state_file.write_text(json.dumps(made_by))
+
+    if journey.name in made_by:
+        typed = [command for command in typed[made_by[journey.name] + 1:] if command.startswith("ansible-playbook ")]
+    elif (workdir / "inventory").is_dir():
+        inventory_made(-1)
     else:
         workdir.mkdir(parents=True)
         for entry in ROOT.iterdir():
@@ -99,9 +114,8 @@ def main(argv=None):
                        "output": result.stdout + result.stderr})
         if result.returncode:
             break
-        if not (workdir / ".journey").exists() and (workdir / "inventory").is_dir():
-            write_inventory(journey, workdir / "inventory", args.files, args.hosts, args.addresses, args.connection)
-            (workdir / ".journey").write_text(json.dumps({"inventory_made_by": index}))
+        if journey.name not in made_by and (workdir / "inventory").is_dir():
+            inventory_made(index)
     args.record.parent.mkdir(parents=True, exist_ok=True)
     args.record.write_text(json.dumps(record, indent=1) + "\n")
     failed = [step for step in record if step["rc"]]

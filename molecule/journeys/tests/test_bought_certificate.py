@@ -39,7 +39,7 @@ def test_the_registry_serves_the_bought_certificate_and_its_chain_to_a_host_that
 
 
 def test_the_docker_host_pushes_and_pulls_as_the_ci_user(host):
-    image = "registry.fleet.test/ci/busybox"
+    image = "registry.fleet.test/base/busybox"
     host.check_output(f"docker load -i /root/busybox.tar && docker tag dockyard-test/busybox {image}")
     host.check_output(f"docker push {image} && docker rmi {image}")
     assert image in host.check_output(f"docker pull {image}")
