@@ -59,9 +59,11 @@ unit: venv
 	pytest --numprocesses 2
 
 # Scenarios are independent (own containers and networks): they can run in
-# parallel. Each one's output is also kept in reports/test/<scenario>.log, in
-# lines wide enough to hold a failed test's name and reason.
-molecule: $(addprefix molecule-,$(SCENARIOS))
+# parallel, longest first (by the record, tests/timings.json), so that the
+# two at a time end close together. Each one's output is also kept in
+# reports/test/<scenario>.log, in lines wide enough to hold a failed test's
+# name and reason.
+molecule: $(addprefix molecule-,$(shell python3 tests/timings.py longest-first $(SCENARIOS)))
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 	mkdir -p reports/test
 	COLUMNS=200 molecule test --scenario-name $* 2>&1 | python3 tests/timings.py stages $* | tee reports/test/$*.log

@@ -9,6 +9,11 @@
     timings.py report [--save FILE]      print the table of this run next to
                                          the record (tests/timings.json), and
                                          with --save write this run there
+    timings.py longest-first SCENARIO... the scenarios, those that took longest
+                                         in the record first (one without a
+                                         record first of all): started in that
+                                         order two at a time, they end close
+                                         together
 
 Each phase and scenario is written to reports/timings/<name>.json as it ends,
 so a run that fails still shows where its time went. Phases that run at once
@@ -93,6 +98,13 @@ def report(save):
     return 0
 
 
+def longest_first(scenarios):
+    before = json.loads(RECORD.read_text()).get("entries", {}) if RECORD.is_file() else {}
+    seconds = {name: before.get(f"scenario-{name}", {}).get("seconds", float("inf")) for name in scenarios}
+    print(" ".join(sorted(scenarios, key=lambda name: -seconds[name])))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -101,11 +113,14 @@ def main(argv=None):
     run_verb.add_argument("command", nargs=argparse.REMAINDER)
     verbs.add_parser("stages").add_argument("scenario")
     verbs.add_parser("report").add_argument("--save", metavar="FILE")
+    verbs.add_parser("longest-first").add_argument("scenarios", nargs="+")
     args = parser.parse_args(argv)
     if args.verb == "run":
         return run(args.phase, args.command[1:] if args.command[:1] == ["--"] else args.command)
     if args.verb == "stages":
         return stages(args.scenario)
+    if args.verb == "longest-first":
+        return longest_first(args.scenarios)
     return report(args.save)
 
 
