@@ -73,12 +73,17 @@ def collect():
     return dict(sorted(entries.items(), key=lambda item: item[1].get("start", 0)))
 
 
+def load_record():
+    """The record of a fresh machine's run (tests/timings.json), or nothing."""
+    return json.loads(RECORD.read_text()) if RECORD.is_file() else {}
+
+
 def report(save):
     entries = collect()
     if not entries:
         print("timings.py: no timings in reports/timings/")
         return 0
-    record = json.loads(RECORD.read_text()) if RECORD.is_file() else {}
+    record = load_record()
     before = record.get("entries", {})
     total = max(e["start"] + e["seconds"] for e in entries.values()) - min(e["start"] for e in entries.values())
     width = max([len(name) for name in entries] + [len(stage) + 2 for entry in entries.values()
@@ -99,7 +104,7 @@ def report(save):
 
 
 def longest_first(scenarios):
-    before = json.loads(RECORD.read_text()).get("entries", {}) if RECORD.is_file() else {}
+    before = load_record().get("entries", {})
     seconds = {name: before.get(f"scenario-{name}", {}).get("seconds", float("inf")) for name in scenarios}
     print(" ".join(sorted(scenarios, key=lambda name: -seconds[name])))
     return 0
