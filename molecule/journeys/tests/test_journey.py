@@ -11,7 +11,8 @@ import pytest
 
 testinfra_hosts = ["ansible://existing_docker"]
 # Each journey, and whether it starts from inventory.example (the others go on with the inventory before).
-JOURNEYS = {"existing-fleet": True, "bought-certificate": True, "two-teams": False}
+JOURNEYS = {"existing-fleet": True, "bought-certificate": True, "two-teams": False,
+            "scaling-out": True}
 
 
 def record(journey, run=""):
