@@ -7,11 +7,20 @@ bench.py frontend OUT --rounds N --mib M NAME=HOST:PORT ...
 bench.py replicas OUT --rounds N --mib M NAME=HOST:PORT ...
     The same, through a single filesystem registry (the first NAME, the
     baseline) and through the front end of the replicas on S3.
-bench.py mirror OUT --rounds N --mib M --layers L --hosted HOST:PORT --cache HOST:PORT
+bench.py mirror OUT --rounds N --mib M --layers L --hosted HOST:PORT --cache NAME=HOST:PORT ...
     Each round pushes a fresh image of L layers of M MiB to the hosted
     registry, then pulls it from the hosted registry (no cache, the
-    baseline), through the cache (cold: fetched from the hosted registry),
-    and through the cache again (warm).
+    baseline), and through each cache of it in turn: cold (fetched from the
+    hosted registry), then warm.
+bench.py coalesce OUT --clients N ... --mib M --layers L --hosted HOST:PORT --cache NAME=HOST:PORT ...
+    For each N and each cache, pushes a fresh image of L layers of M MiB to
+    the hosted registry, then pulls it through that cache with N clients at
+    once (cold for all of them); the first cache is the baseline. Timed: the
+    slowest of the N pulls.
+bench.py upstream PART LOG
+    Adds to a coalesce PART the bytes each cache fetched from the hosted
+    registry for each N: the sizes of the blob GETs of its images in LOG,
+    the hosted registry's access log.
 bench.py rollout OUT --sizes N ... --inventory FILE --switch FILE --network NET
     On the controller, for each size N: starts N fresh Docker client hosts
     (containers of the rollout image, each with its own dockerd, on the
@@ -139,22 +148,65 @@ def paths_part(args):
             "what": f"one layer of {args.mib} MiB of random bytes, {WHAT[args.command]}"}
 
 
+def caches(args):
+    return dict(item.split("=", 1) for item in args.cache)
+
+
+def pushed(args, repository):
+    """A fresh image of the part's layers, pushed to the hosted registry; the bytes of its layers."""
+    image, moved = layout(args.scratch, args.layers, args.mib)
+    try:
+        skopeo(f"oci:{image}:bench", f"docker://{args.hosted}/{repository}", args.creds)
+    finally:
+        shutil.rmtree(image)
+    return moved
+
+
 def mirror(args):
-    rows = {"hosted": {"pull": []}, "cache-cold": {"pull": []}, "cache-warm": {"pull": []}}
+    rows = {"hosted": {"pull": []}}
+    for name in caches(args):
+        rows.update({f"{name}-cold": {"pull": []}, f"{name}-warm": {"pull": []}})
     moved = 0
     for round_number in range(1, args.rounds + 1):
-        image, moved = layout(args.scratch, args.layers, args.mib)
         name = f"bench/mirror:round-{round_number}"
-        try:
-            skopeo(f"oci:{image}:bench", f"docker://{args.hosted}/{name}", args.creds)
-        finally:
-            shutil.rmtree(image)
+        moved = pushed(args, name)
         rows["hosted"]["pull"].append(pull(args.scratch, f"{args.hosted}/{name}", args.creds))
-        rows["cache-cold"]["pull"].append(pull(args.scratch, f"{args.cache}/{name}", args.creds))
-        rows["cache-warm"]["pull"].append(pull(args.scratch, f"{args.cache}/{name}", args.creds))
+        for cache, address in caches(args).items():
+            rows[f"{cache}-cold"]["pull"].append(pull(args.scratch, f"{address}/{name}", args.creds))
+            rows[f"{cache}-warm"]["pull"].append(pull(args.scratch, f"{address}/{name}", args.creds))
     return {"part": "mirror", "baseline": "hosted", "bytes": moved, "rows": rows,
             "what": f"an image of {args.layers} layers of {args.mib} MiB of random bytes, pulled from the hosted "
-                    "registry, then through the cache cold and warm"}
+                    f"registry, then through each cache ({', '.join(caches(args))}) cold and warm"}
+
+
+def coalesce(args):
+    rows = {name: {} for name in caches(args)}
+    repositories = {}
+    moved = 0
+    for clients in args.clients:
+        for cache, address in caches(args).items():
+            repository = f"bench/coalesce-{cache}-{clients}"
+            moved = pushed(args, f"{repository}:1")
+            with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+                seconds = list(pool.map(lambda _: pull(args.scratch, f"{address}/{repository}:1", args.creds),
+                                        range(clients)))
+            rows[cache][f"{clients} at once"] = [max(seconds)]
+            repositories[repository] = [cache, f"{clients} at once"]
+    return {"part": "coalesce", "baseline": next(iter(rows)), "bytes": moved, "rows": rows,
+            "repositories": repositories,
+            "what": f"an image of {args.layers} layers of {args.mib} MiB of random bytes, new to each cache "
+                    f"({', '.join(rows)}), pulled through it by that many clients at once (the slowest pull)"}
+
+
+def upstream(args):
+    """The bytes of the blob GETs of each coalesce image in the hosted registry's access log."""
+    part = json.loads(Path(args.part).read_text())
+    fetched = {cache: {} for cache in part["rows"]}
+    for repository, (cache, clients) in part["repositories"].items():
+        sizes = re.findall(rf'"GET /v2/{re.escape(repository)}/blobs/sha256:[0-9a-f]{{64}} HTTP/1.1" 200 (\d+)',
+                           Path(args.log).read_text())
+        fetched[cache][clients] = sum(int(size) for size in sizes)
+    Path(args.part).write_text(json.dumps(dict(part, upstream=fetched), indent=1))
 
 
 # Linux gives each user 128 inotify instances; systemd, dbus and containerd
@@ -290,6 +342,9 @@ def table(parts):
                 rate = "" if figures["mb_per_s"] is None else f"{figures['mb_per_s']:.1f}"
                 ratio = f"{figures['ratio']:.2f}x" if "ratio" in figures else ""
                 lines.append(f"  {name:<14} {direction:<9} {figures['median']:>9.2f} {spread:>15} {rate:>7} {ratio:>6}")
+        for name, fetched in part.get("upstream", {}).items():
+            lines.append(f"  {name} fetched from the upstream: "
+                         + ", ".join(f"{size / (1 << 20):.1f} MiB ({clients})" for clients, size in fetched.items()))
         lines.append("")
     return "\n".join(lines)
 
@@ -318,18 +373,23 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("frontend", "replicas", "mirror", "rollout"):
+    for name in ("frontend", "replicas", "mirror", "coalesce", "rollout"):
         command = commands.add_parser(name)
         command.add_argument("out")
         command.add_argument("--rounds", type=int, default=1)
-    for name in ("frontend", "replicas", "mirror"):
+    for name in ("frontend", "replicas", "mirror", "coalesce"):
         commands.choices[name].add_argument("--mib", type=int, default=16)
         commands.choices[name].add_argument("--scratch", default="/run")
     for name in ("frontend", "replicas"):
         commands.choices[name].add_argument("paths", nargs="+", metavar="NAME=HOST:PORT")
-    commands.choices["mirror"].add_argument("--layers", type=int, default=4)
-    commands.choices["mirror"].add_argument("--hosted", required=True)
-    commands.choices["mirror"].add_argument("--cache", required=True)
+    for name in ("mirror", "coalesce"):
+        commands.choices[name].add_argument("--layers", type=int, default=4)
+        commands.choices[name].add_argument("--hosted", required=True)
+        commands.choices[name].add_argument("--cache", required=True, action="append", metavar="NAME=HOST:PORT")
+    commands.choices["coalesce"].add_argument("--clients", type=int, nargs="+", required=True)
+    command = commands.add_parser("upstream")
+    command.add_argument("part")
+    command.add_argument("log")
     command = commands.choices["rollout"]
     command.add_argument("--sizes", type=int, nargs="+", required=True)
     command.add_argument("--inventory", required=True, help="the scenario's inventory, with the mirror host")
@@ -348,10 +408,13 @@ def main():
     if args.command == "rollout":
         Path(args.out).write_text(json.dumps(rollout(args), indent=1))
         return 0
+    if args.command == "upstream":
+        upstream(args)
+        return 0
     args.creds = os.environ.get("BENCH_CREDS", "")
     if ":" not in args.creds:
         sys.exit("BENCH_CREDS must hold USER:PASS")
-    result = mirror(args) if args.command == "mirror" else paths_part(args)
+    result = {"mirror": mirror, "coalesce": coalesce}.get(args.command, paths_part)(args)
     Path(args.out).write_text(json.dumps(result, indent=1))
     return 0
 

@@ -42,6 +42,7 @@ MEMORY = re.compile(r"^[1-9][0-9]{0,15}(?:[kmg]b?)?$", re.I)
 REPOSITORY_PATTERN = re.compile(r"^[a-z0-9._/*?\[\]!-]{1,255}$")
 ACCESS_PATTERN = re.compile(r"^[a-z0-9._/*-]{1,255}$")
 AGE = re.compile(r"^[0-9]{1,6}[smhdw]$")
+DISK_SIZE = re.compile(r"^[1-9][0-9]{0,12}[kmg]?$", re.I)
 CALENDAR = re.compile(r"^[A-Za-z0-9 *:/,.~+-]{1,128}$")
 IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 IMAGE = re.compile(
@@ -273,6 +274,10 @@ def memory(value):
     return isinstance(value, str) and bool(MEMORY.fullmatch(value))
 
 
+def disk_size(value):
+    return isinstance(value, str) and bool(DISK_SIZE.fullmatch(value))
+
+
 def repository_pattern(value):
     return isinstance(value, str) and bool(REPOSITORY_PATTERN.fullmatch(value))
 
@@ -353,6 +358,7 @@ GRAMMARS = {
                        False),
     "memory": (memory, "a redis memory size such as 512mb or 2gb (a number, optionally with k, kb, m, mb, g or gb)",
                True),
+    "disk_size": (disk_size, "a size such as 512m or 10g (a number, optionally with k, m or g)", True),
     "repository_pattern": (repository_pattern, "a shell pattern of repository names such as ci/* or team-?/app "
                                                "(lower-case letters, digits, '._/-' and '*?[]!')", True),
     "access_pattern": (access_pattern, "a repository name, or one with '*' for any characters ('/' too), such as "

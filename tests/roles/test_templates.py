@@ -41,6 +41,7 @@ TEMPLATES = {
 }
 # Rendered but not given by the inventory: computed from checked values.
 DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
+           "registry_frontend_blob_cache_dir": ["registry_frontend_name"],
            # filter_plugins/access.py: patterns, user and group names into nginx maps
            "registry_frontend_access": ["registry_frontend_access_rules", "registry_frontend_access_catalog",
                                         "registry_frontend_access_groups names",
@@ -125,6 +126,7 @@ def test_grammars_accept_what_real_deployments_use():
         "calendar": ["daily", "Sun *-*-* 03:00", "Mon..Fri 02:30", "*-*-01 04:00:00", "weekly"],
         "repository_pattern": ["*", "ci/*", "team-?/app", "library/[a-m]*", "a/b/c"],
         "age": ["30d", "12h", "1w"],
+        "disk_size": ["512m", "10g", "2G", "1048576"],
         "seconds": [0, 30, "30", 3600],
         "regex": ["latest", "v[0-9].*", "release-(stable|lts)", "^main-[a-f0-9]{7}$"],
     }

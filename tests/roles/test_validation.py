@@ -384,6 +384,12 @@ CASES = [
         {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 8443},
         {"name": "hub", "remoteurl": "https://ghcr.io", "port": 8444}]},
      'registry_mirror_upstreams[1] repeats name "hub" of registry_mirror_upstreams[0]'),
+    ("mirror-blob-cache-injection", {"registry_mirror_upstreams": [
+        {"name": "ghcr", "remoteurl": "https://ghcr.io", "port": 8443, "blob_cache_size": "1g; include /etc/passwd"}]},
+     'registry_frontend_blob_cache_size "1g; include /etc/passwd" is not valid: give a size such as 512m or 10g'),
+    ("blob-cache-with-logins", {"registry_frontend_blob_cache_size": "1g", "playbook": FRONTEND},
+     "registry_frontend_blob_cache_size is 1g, but nginx answers from that copy without asking the registry, so it "
+     "serves only anonymous pulls: it needs registry_frontend_auth anonymous_pull (now registry)"),
     ("mirror-name-dotdot", {"registry_mirror_upstreams": [{"name": "..", "remoteurl": "https://ghcr.io", "port": 8443}]},
      f'registry_mirror_upstreams[0].name ".." {GRAMMAR["instance"]}'),
     ("mirror-no-port", {"registry_mirror_upstreams": [{"name": "hub", "remoteurl": "https://registry-1.docker.io"}]},

@@ -1,5 +1,7 @@
 """The benchmark ran every comparison and wrote a whole report: every path
-moved its images in every round, the cache really served the mirror's pulls,
+moved its images in every round, the caches really served the mirror's pulls,
+the cache with nginx's copy of the blobs fetched each new image once however
+many clients pulled it at once,
 the replicas kept their layers in the S3 bucket,
 every fleet of the rollout was switched to the cache with no container
 restarted and left nothing behind, and the report has every part with its
@@ -15,6 +17,7 @@ from pathlib import Path
 testinfra_hosts = ["ansible://bench-client"]
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS") or 1)
+COALESCE_CLIENTS = [int(clients) for clients in (os.environ.get("BENCH_COALESCE_CLIENTS") or "1 3").split()]
 ROLLOUT_SIZES = [int(size) for size in (os.environ.get("BENCH_ROLLOUT_SIZES") or "2").split()]
 ROLLOUT_ROUNDS = int(os.environ.get("BENCH_ROLLOUT_ROUNDS") or 1)
 REPORT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "reports/bench/latest.json"
@@ -64,14 +67,25 @@ def test_each_path_of_the_replicas_part_kept_its_images_where_it_stores_them(hos
     assert stored_tags(host, "registry", "bench/replicas-filesystem") == TAGS
 
 
-def test_the_cache_was_pulled_cold_and_warm_in_every_round(host):
+def test_each_cache_was_pulled_cold_and_warm_in_every_round(host):
     mirror = measured(host, "mirror")
-    assert list(mirror["rows"]) == ["hosted", "cache-cold", "cache-warm"]
+    assert list(mirror["rows"]) == ["hosted", "cache-cold", "cache-warm", "plain-cold", "plain-warm"]
     assert all(len(row["pull"]) == ROUNDS for row in mirror["rows"].values())
 
 
-def test_the_cache_holds_what_it_served(host):
-    assert stored_tags(host, "cache", "bench/mirror") == TAGS
+def test_each_cache_holds_what_it_served(host):
+    for cache in ("cache", "plain"):
+        assert stored_tags(host, cache, "bench/mirror") == TAGS
+
+
+def test_the_cache_with_the_copy_fetched_each_new_image_once_however_many_clients_pulled_it():
+    coalesce = json.loads((TIMINGS / "coalesce.json").read_text())
+    pulls = [f"{clients} at once" for clients in COALESCE_CLIENTS]
+    assert {cache: list(rows) for cache, rows in coalesce["rows"].items()} == {"plain": pulls, "cache": pulls}
+    # One image's blobs: what the cache without the copy fetched for one client.
+    once = coalesce["upstream"]["plain"][pulls[0]]
+    assert once > coalesce["bytes"]  # the layers and the config
+    assert coalesce["upstream"]["cache"] == dict.fromkeys(pulls, once)
 
 
 def test_every_rollout_fleet_switched_to_the_cache_with_no_container_restarted():
@@ -97,13 +111,14 @@ def test_every_rollout_fleet_switched_to_the_cache_with_no_container_restarted()
 def test_the_report_has_every_part_with_medians_and_ratios():
     report = json.loads(REPORT.read_text())
     parts = {part["part"]: part for part in report["parts"]}
-    assert list(parts) == ["frontend", "mirror", "rollout", "converge", "replicas"]
+    assert list(parts) == ["frontend", "mirror", "coalesce", "rollout", "converge", "replicas"]
     assert parts["frontend"]["rows"]["direct"]["push"]["ratio"] == 1.0
     for name in ("project", "blog-post"):
         for direction in ("push", "pull"):
             figures = parts["frontend"]["rows"][name][direction]
             assert figures["median"] > 0 and figures["mb_per_s"] > 0 and figures["ratio"] > 0
     assert parts["mirror"]["rows"]["cache-warm"]["pull"]["ratio"] > 0
+    assert parts["coalesce"]["rows"]["plain"][f"{COALESCE_CLIENTS[0]} at once"]["ratio"] == 1.0
     assert parts["replicas"]["rows"]["filesystem"]["pull"]["ratio"] == 1.0
     for direction in ("push", "pull"):
         figures = parts["replicas"]["rows"]["replicas"][direction]

@@ -66,3 +66,32 @@ def test_anonymous_push_to_the_mirror_is_refused(host, port):
     response = json.loads(host.check_output(
         f"probe https://127.0.0.1:{port}/v2/library/busybox/blobs/uploads/ --method POST --insecure"))
     assert response["status"] == 403
+
+
+def test_concurrent_cold_pulls_of_a_new_image_fetch_each_blob_from_the_upstream_once(host):
+    """20 clients pull an image the cache has never seen, all at once: nginx lets one request per blob through
+    to the cache (proxy_cache_lock), which fetches it from the upstream; the others wait and get nginx's copy."""
+    upstream = host.get_host("ansible://upstream", ansible_inventory=host.backend.ansible_inventory)
+    client = host.get_host("ansible://client3", ansible_inventory=host.backend.ansible_inventory)
+    # Four layers of fresh random bytes over busybox's two: six, four of them new to the cache.
+    upstream.check_output(
+        "mkdir -p /root/coalesce && cd /root/coalesce && printf 'FROM dockyard-test/busybox:latest\\n' > Dockerfile"
+        " && for n in 1 2 3 4; do head -c 4M /dev/urandom > layer$n && echo COPY layer$n /layer$n >> Dockerfile;"
+        " done && DOCKER_BUILDKIT=0 docker build --quiet --tag 127.0.0.1:5000/library/coalesce:1 ."
+        " && docker push 127.0.0.1:5000/library/coalesce:1")
+    manifest = json.loads(upstream.check_output(
+        "probe http://127.0.0.1:5000/v2/library/coalesce/manifests/1"
+        " --header 'Accept: application/vnd.docker.distribution.manifest.v2+json'"))["body"]
+    layers = [layer["digest"] for layer in json.loads(manifest)["layers"]]
+    assert len(layers) == 6
+    # busybox's layers may already be in nginx's copy (the rollout's canary pulled them): at most one fetch.
+    new = [json.loads(manifest)["config"]["digest"]] + layers[2:]
+    pulls = client.run(
+        "seq 20 | xargs -P 20 -I{} sh -c 'SSL_CERT_FILE=/etc/docker/certs.d/mirror/ca.crt"
+        " crane pull mirror:443/library/coalesce:1 /tmp/coalesce-{}.tar && echo pulled'")
+    client.run("rm -f /tmp/coalesce-*.tar")
+    assert pulls.rc == 0 and pulls.stdout.split() == ["pulled"] * 20, pulls.stderr
+    logs = upstream.check_output("docker logs hub 2>&1")
+    fetches = {blob: logs.count(f"GET /v2/library/coalesce/blobs/{blob} ") for blob in layers + new}
+    assert {blob: fetches[blob] for blob in new} == {blob: 1 for blob in new}
+    assert all(fetches[blob] <= 1 for blob in layers[:2]), fetches
