@@ -115,6 +115,20 @@ def skopeo(source, destination, creds):
     return round(seconds, 3)
 
 
+def push(args, reference, layers):
+    """Seconds the push of a fresh image of LAYERS layers of the part's size took, and the bytes of its layers."""
+    image, moved = layout(args.scratch, layers, args.mib)
+    try:
+        return skopeo(f"oci:{image}:bench", f"docker://{reference}", args.creds), moved
+    finally:
+        shutil.rmtree(image)
+
+
+def named(items):
+    """{NAME: HOST:PORT} of NAME=HOST:PORT arguments, in their order."""
+    return dict(item.split("=", 1) for item in items)
+
+
 def pull(scratch, reference, creds):
     target = Path(tempfile.mkdtemp(dir=scratch))
     try:
@@ -129,7 +143,7 @@ WHAT = {"frontend": "pushed then pulled through each path in turn",
 
 def paths_part(args):
     """Part frontend or replicas: a fresh layer pushed and pulled through each path."""
-    paths = dict(item.split("=", 1) for item in args.paths)
+    paths = named(args.paths)
     rows = {name: {"push": [], "pull": []} for name in paths}
     moved = 0
     for round_number in range(1, args.rounds + 1):
@@ -137,56 +151,39 @@ def paths_part(args):
         # after the layer is written.
         names = list(paths)[round_number - 1:] + list(paths)[:round_number - 1]
         for name in names:
-            image, moved = layout(args.scratch, 1, args.mib)
             reference = f"{paths[name]}/bench/{args.command}-{name}:round-{round_number}"
-            try:
-                rows[name]["push"].append(skopeo(f"oci:{image}:bench", f"docker://{reference}", args.creds))
-            finally:
-                shutil.rmtree(image)
+            seconds, moved = push(args, reference, 1)
+            rows[name]["push"].append(seconds)
             rows[name]["pull"].append(pull(args.scratch, reference, args.creds))
     return {"part": args.command, "baseline": next(iter(paths)), "bytes": moved, "rows": rows,
             "what": f"one layer of {args.mib} MiB of random bytes, {WHAT[args.command]}"}
 
 
-def caches(args):
-    return dict(item.split("=", 1) for item in args.cache)
-
-
-def pushed(args, repository):
-    """A fresh image of the part's layers, pushed to the hosted registry; the bytes of its layers."""
-    image, moved = layout(args.scratch, args.layers, args.mib)
-    try:
-        skopeo(f"oci:{image}:bench", f"docker://{args.hosted}/{repository}", args.creds)
-    finally:
-        shutil.rmtree(image)
-    return moved
-
-
 def mirror(args):
     rows = {"hosted": {"pull": []}}
-    for name in caches(args):
+    for name in named(args.cache):
         rows.update({f"{name}-cold": {"pull": []}, f"{name}-warm": {"pull": []}})
     moved = 0
     for round_number in range(1, args.rounds + 1):
         name = f"bench/mirror:round-{round_number}"
-        moved = pushed(args, name)
+        moved = push(args, f"{args.hosted}/{name}", args.layers)[1]
         rows["hosted"]["pull"].append(pull(args.scratch, f"{args.hosted}/{name}", args.creds))
-        for cache, address in caches(args).items():
+        for cache, address in named(args.cache).items():
             rows[f"{cache}-cold"]["pull"].append(pull(args.scratch, f"{address}/{name}", args.creds))
             rows[f"{cache}-warm"]["pull"].append(pull(args.scratch, f"{address}/{name}", args.creds))
     return {"part": "mirror", "baseline": "hosted", "bytes": moved, "rows": rows,
             "what": f"an image of {args.layers} layers of {args.mib} MiB of random bytes, pulled from the hosted "
-                    f"registry, then through each cache ({', '.join(caches(args))}) cold and warm"}
+                    f"registry, then through each cache ({', '.join(named(args.cache))}) cold and warm"}
 
 
 def coalesce(args):
-    rows = {name: {} for name in caches(args)}
+    rows = {name: {} for name in named(args.cache)}
     repositories = {}
     moved = 0
     for clients in args.clients:
-        for cache, address in caches(args).items():
+        for cache, address in named(args.cache).items():
             repository = f"bench/coalesce-{cache}-{clients}"
-            moved = pushed(args, f"{repository}:1")
+            moved = push(args, f"{args.hosted}/{repository}:1", args.layers)[1]
             with concurrent.futures.ThreadPoolExecutor(clients) as pool:
                 seconds = list(pool.map(lambda _: pull(args.scratch, f"{address}/{repository}:1", args.creds),
                                         range(clients)))
@@ -201,10 +198,10 @@ def coalesce(args):
 def upstream(args):
     """The bytes of the blob GETs of each coalesce image in the hosted registry's access log."""
     part = json.loads(Path(args.part).read_text())
+    log = Path(args.log).read_text()
     fetched = {cache: {} for cache in part["rows"]}
     for repository, (cache, clients) in part["repositories"].items():
-        sizes = re.findall(rf'"GET /v2/{re.escape(repository)}/blobs/sha256:[0-9a-f]{{64}} HTTP/1.1" 200 (\d+)',
-                           Path(args.log).read_text())
+        sizes = re.findall(rf'"GET /v2/{re.escape(repository)}/blobs/sha256:[0-9a-f]{{64}} HTTP/1.1" 200 (\d+)', log)
         fetched[cache][clients] = sum(int(size) for size in sizes)
     Path(args.part).write_text(json.dumps(dict(part, upstream=fetched), indent=1))
 
