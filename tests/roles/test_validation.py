@@ -242,9 +242,8 @@ CASES = [
      "registry_auth is htpasswd but registry_users is empty, so nobody could log in."),
     ("proxy-users", {"registry_proxy_remoteurl": "https://registry-1.docker.io"},
      "dockerd sends no credentials to a registry mirror, so every pull would fail"),
-    ("proxy-ttl-2x", {"registry_proxy_remoteurl": "https://registry-1.docker.io", "registry_auth": "none",
-                      "registry_users": [], "registry_proxy_ttl": "24h"},
-     "registry_proxy_ttl is set, but distribution 2.x has no proxy ttl setting"),
+    ("proxy-max-size", {"registry_proxy_max_size": "50 GB"},
+     'registry_proxy_max_size "50 GB" is not valid: give a size such as 512m or 10g'),
     # registry_certs
     ("certs-port", {"registry_certs_names": ["registry.example.com:5000"]},
      f'registry_certs_names[0] "registry.example.com:5000" {GRAMMAR["host"]}'),
@@ -390,6 +389,11 @@ CASES = [
     ("blob-cache-with-logins", {"registry_frontend_blob_cache_size": "1g", "playbook": FRONTEND},
      "registry_frontend_blob_cache_size is 1g, but nginx answers from that copy without asking the registry, so it "
      "serves only anonymous pulls: it needs registry_frontend_auth anonymous_pull (now registry)"),
+    ("mirror-max-size", {"registry_mirror_upstreams": [
+        {"name": "ghcr", "remoteurl": "https://ghcr.io", "port": 8443, "max_size": "-1"}]},
+     'registry_mirror_upstreams[0].max_size "-1" is not valid: give a size such as 512m or 10g'),
+    ("mirror-gc-schedule", {"registry_mirror_gc_schedule": "every hour"},
+     'registry_gc_schedule "every hour" is not a calendar expression systemd takes'),
     ("mirror-name-dotdot", {"registry_mirror_upstreams": [{"name": "..", "remoteurl": "https://ghcr.io", "port": 8443}]},
      f'registry_mirror_upstreams[0].name ".." {GRAMMAR["instance"]}'),
     ("mirror-no-port", {"registry_mirror_upstreams": [{"name": "hub", "remoteurl": "https://registry-1.docker.io"}]},

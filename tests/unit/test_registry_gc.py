@@ -8,6 +8,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,130 @@ def test_schema1_lists_the_manifests_3x_cannot_serve_with_their_tags(tmp_path):
 
 def test_schema1_on_an_empty_registry_finds_nothing(tmp_path):
     assert registry(tmp_path, DELETES).schema1() == {"registry": "registry", "manifests": 0, "schema1": []}
+
+
+# A pull-through cache's eviction, on a data directory laid out as distribution stores it.
+
+CACHE = {"storage": {"filesystem": {"rootdirectory": "/var/lib/registry"}, "delete": {"enabled": False}},
+         "proxy": {"remoteurl": "https://registry-1.docker.io"}}
+NOW = 1_800_000_000
+
+
+class Store:
+    def __init__(self, root):
+        self.root = root
+
+    def blob(self, content, when=NOW - 86400):
+        digest = "sha256:" + hashlib.sha256(content).hexdigest()
+        path = self.root / gc.BLOBS / "sha256" / digest[7:9] / digest[7:] / "data"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        os.utime(path, (when, when))
+        return digest
+
+    def link(self, relative, digest, when):
+        path = self.root / gc.REPOSITORIES / relative / "link"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(digest)
+        os.utime(path, (when, when))
+
+    def image(self, repository, tag, layer_sizes, stored, tagged=None, seed=""):
+        """An image of fresh layers, cached at stored and its tag last resolved at tagged."""
+        layers = [self.blob(f"{repository}{tag}{seed}{n}".encode().ljust(size, b"."), stored)
+                  for n, size in enumerate(layer_sizes)]
+        config = self.blob(f"config {repository}:{tag}{seed}".encode(), stored)
+        manifest = self.blob(json.dumps({"schemaVersion": 2, "config": {"digest": config},
+                                         "layers": [{"digest": layer} for layer in layers]}).encode(), stored)
+        for digest in layers + [config]:
+            self.link(f"{repository}/_layers/sha256/{digest[7:]}", digest, stored)
+        self.link(f"{repository}/_manifests/revisions/sha256/{manifest[7:]}", manifest, stored)
+        self.link(f"{repository}/_manifests/tags/{tag}/index/sha256/{manifest[7:]}", manifest, stored)
+        self.link(f"{repository}/_manifests/tags/{tag}/current", manifest, tagged or stored)
+        return manifest, layers + [config]
+
+
+def cache(tmp_path, ttl="", max_size="", pull_log=""):
+    target = registry(tmp_path, CACHE)
+    target.settings.update(proxy=True, ttl=ttl, max_size=max_size, pull_log=pull_log)
+    return target, Store(tmp_path / "data")
+
+
+def stored_blobs(tmp_path):
+    return {path.parent.name for path in (tmp_path / "data" / gc.BLOBS).rglob("data")}
+
+
+def test_a_cache_is_evicted_not_collected(tmp_path):
+    target, _ = cache(tmp_path)
+    assert target.check() == {"registry": "registry", "cache": True}
+    with pytest.raises(gc.GCError, match="is a pull-through cache: the evict step collects it"):
+        target.collect()
+    with pytest.raises(gc.GCError, match="is not a pull-through cache: evict is for caches"):
+        registry(tmp_path, DELETES).evict()
+
+
+def test_the_least_recently_pulled_go_first_until_the_rest_fits(tmp_path, monkeypatch):
+    monkeypatch.setattr(gc.time, "time", lambda: NOW)
+    target, store = cache(tmp_path, max_size="3k")
+    target.settings["textfile_dir"] = str(tmp_path / "textfile")
+    # Cached in this order; "one" and "two" were pulled again since (by tag), "three" and "four" were not.
+    one, one_blobs = store.image("library/one", "1", [1024], NOW - 4000, tagged=NOW - 100)
+    two, two_blobs = store.image("library/two", "1", [1024], NOW - 3000, tagged=NOW - 50)
+    three, three_blobs = store.image("library/three", "1", [1024], NOW - 2000)
+    four, four_blobs = store.image("team/four", "1", [1024], NOW - 1000)
+    report = target.evict()
+    assert [(item["repository"], item["why"]) for item in report["evicted"]] == [
+        ("library/three", "max_size"), ("team/four", "max_size")]
+    left = stored_blobs(tmp_path)
+    assert {d[7:] for d in one_blobs + two_blobs + [one, two]} <= left
+    assert not {d[7:] for d in three_blobs + four_blobs + [three, four]} & left
+    assert report["bytes_after"] <= 3 * 1024 and report["bytes_freed"] == report["bytes_before"] - report["bytes_after"]
+    # Its figures, for node_exporter's textfile collector (which runs as another user).
+    metrics = tmp_path / "textfile" / "dockyard_cache_registry.prom"
+    assert oct(metrics.stat().st_mode & 0o777) == "0o644"
+    assert {f'dockyard_cache_bytes{{cache="registry"}} {report["bytes_after"]}', 'dockyard_cache_max_bytes{cache="registry"} 3072',
+            'dockyard_cache_images{cache="registry"} 2', 'dockyard_cache_evicted_images{cache="registry"} 2',
+            f'dockyard_cache_freed_bytes{{cache="registry"}} {report["bytes_freed"]}'} <= set(metrics.read_text().splitlines())
+    # Nothing of the evicted repositories is left, not even their namespace.
+    repositories = tmp_path / "data" / gc.REPOSITORIES
+    assert sorted(path.name for path in repositories.iterdir()) == ["library"]
+    assert sorted(path.name for path in (repositories / "library").iterdir()) == ["one", "two"]
+    assert target.evict()["images_evicted"] == 0
+
+
+def test_the_pull_log_counts_pulls_by_digest_and_ttl_forgets_what_nobody_pulled(tmp_path, monkeypatch):
+    monkeypatch.setattr(gc.time, "time", lambda: NOW)
+    monkeypatch.setattr(gc.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(gc.subprocess, "run", lambda *args, **kwargs: None)
+    log = tmp_path / "pulls"
+    target, store = cache(tmp_path, ttl="1h", pull_log=str(log))
+    pinned, _ = store.image("library/pinned", "1", [10], NOW - 86400)
+    forgotten, _ = store.image("library/forgotten", "1", [10], NOW - 86400)
+    recent, _ = store.image("library/recent", "1", [10], NOW - 60)
+    log.write_text(f"{NOW - 600}.123 /v2/library/pinned/manifests/{pinned}\n"
+                   f"{NOW - 90000}.000 /v2/library/forgotten/manifests/1\n"
+                   "not a pull\n")
+    report = target.evict()
+    assert [(item["repository"], item["why"]) for item in report["evicted"]] == [("library/forgotten", "ttl")]
+    assert not log.exists() and not (tmp_path / "pulls.1").exists()
+    kept = json.loads((tmp_path / "data" / gc.PULLS_FILE).read_text())
+    assert kept == {f"library/pinned {pinned}": NOW - 600 + 0.123}
+    assert recent[7:] in stored_blobs(tmp_path) and forgotten[7:] not in stored_blobs(tmp_path)
+
+
+def test_what_a_pull_stores_while_the_collection_runs_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(gc.time, "time", lambda: NOW)
+    target, store = cache(tmp_path, max_size="1")
+    _, old = store.image("library/old", "1", [100], NOW - 5000)
+    # A layer written after the collection began, its manifest not stored yet.
+    fresh = store.blob(b"fresh layer", NOW + 1)
+    report = target.evict()
+    assert report["images_evicted"] == 1
+    assert stored_blobs(tmp_path) == {fresh[7:]}
+
+
+def test_sizes_and_durations_as_the_roles_take_them():
+    assert [gc.size(text) for text in ("", "512", "2k", "10M", "1g")] == [0, 512, 2048, 10 << 20, 1 << 30]
+    assert [gc.duration(text) for text in ("", "168h", "1h30m", "90s")] == [0, 604800, 5400, 90]
+    for bad, function in (("10x", gc.size), ("1d", gc.duration), ("h", gc.duration)):
+        with pytest.raises(gc.GCError):
+            function(bad)

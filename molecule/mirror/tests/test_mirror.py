@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 
 import pytest
 
@@ -27,12 +28,20 @@ def test_each_upstream_has_its_own_cache(host):
     assert not host.file(f"{STORE}/repositories/dockyard").exists
     assert not host.file(f"{GHCR_STORE}/repositories/library").exists
     config = host.file("/etc/dockyard/ghcr/config.yml").content_string
-    assert ":5001" in config and "ttl" not in config
+    assert ":5001" in config and "ttl: 0s" in config
+    collection = json.loads(host.file("/etc/dockyard/ghcr/gc.json").content_string)
+    assert (collection["ttl"], collection["max_size"]) == ("", "50g")  # registry_mirror_max_size
 
 
-def test_config_is_a_proxy_with_a_ttl(host):
+def test_config_is_a_proxy_whose_collection_has_the_ttl_and_budget(host):
     config = host.file("/etc/dockyard/dockerhub/config.yml").content_string
-    assert "remoteurl: http://" in config and ":5000" in config and "ttl: 24h" in config
+    # The registry's own expiry is off: it cannot delete, and the collection evicts by last pull instead.
+    assert "remoteurl: http://" in config and ":5000" in config and "ttl: 0s" in config
+    assert "blobdescriptor" not in config
+    collection = json.loads(host.file("/etc/dockyard/dockerhub/gc.json").content_string)
+    assert (collection["proxy"], collection["ttl"], collection["max_size"]) == (True, "24h", "8m")
+    assert collection["pull_log"] == "/var/log/nginx/dockyard-dockerhub.pulls"
+    assert host.service("dockyard-gc-dockerhub.timer").is_enabled
 
 
 def proxy_counters(host):
@@ -95,3 +104,76 @@ def test_concurrent_cold_pulls_of_a_new_image_fetch_each_blob_from_the_upstream_
     fetches = {blob: logs.count(f"GET /v2/library/coalesce/blobs/{blob} ") for blob in layers + new}
     assert {blob: fetches[blob] for blob in new} == {blob: 1 for blob in new}
     assert all(fetches[blob] <= 1 for blob in layers[:2]), fetches
+
+
+def blob_bytes(host):
+    return int(host.check_output(f"find {STORE}/blobs -name data -printf '%s\\n' | awk '{{s += $1}} END {{print s + 0}}'"))
+
+
+def test_a_collection_keeps_the_cache_within_its_budget_by_last_pull_while_clients_pull(host):
+    """Four images of one fresh 3 MiB layer are cached in turn, then the first is pulled again by digest (which
+    only the pull log tells) and the second by tag: the collection, run by the timer's own service while a Docker
+    and a containerd client pull in a loop, keeps those two within the 8m budget and evicts everything older."""
+    upstream = host.get_host("ansible://upstream", ansible_inventory=host.backend.ansible_inventory)
+    client1 = host.get_host("ansible://client1", ansible_inventory=host.backend.ansible_inventory)
+    client3 = host.get_host("ansible://client3", ansible_inventory=host.backend.ansible_inventory)
+    digests = {}
+    for n in (1, 2, 3, 4):
+        upstream.check_output(
+            f"mkdir -p /root/evict{n} && cd /root/evict{n} && head -c 3M /dev/urandom > layer"
+            " && printf 'FROM scratch\\nCOPY layer /layer\\n' > Dockerfile"
+            f" && DOCKER_BUILDKIT=0 docker build --quiet --tag 127.0.0.1:5000/library/evict{n}:1 ."
+            f" && docker push 127.0.0.1:5000/library/evict{n}:1")
+        digests[n] = json.loads(upstream.check_output(
+            f"probe http://127.0.0.1:5000/v2/library/evict{n}/manifests/1 --method HEAD"
+            " --header 'Accept: application/vnd.docker.distribution.manifest.v2+json'"))["headers"]["docker-content-digest"][0]
+    crane = "SSL_CERT_FILE=/etc/docker/certs.d/mirror/ca.crt crane pull mirror:443/library/{} /tmp/evict.tar && sleep 1"
+    for reference in ["evict1:1", "evict2:1", "evict3:1", "evict4:1", f"evict1@{digests[1]}", "evict2:1"]:
+        client3.check_output(crane.format(reference))
+    assert blob_bytes(host) > 8 << 20
+
+    # Pull evict2 in a loop on client1 (Docker, through registry-mirrors) and client3 (containerd).
+    loop = ("rm -f /root/pulls /root/stop; setsid nohup sh -c 'while [ ! -e /root/stop ]; do start=$(date +%s.%N);"
+            " {pull} >/dev/null 2>&1; rc=$?; {remove} >/dev/null 2>&1; echo $start $(date +%s.%N) $rc >> /root/pulls;"
+            " done; touch /root/stopped' >/dev/null 2>&1 < /dev/null &")
+    loops = {client1: loop.format(pull="docker pull evict2:1", remove="docker rmi evict2:1"),
+             client3: loop.format(pull="ctr --namespace evict images pull --hosts-dir /etc/containerd/certs.d"
+                                       " docker.io/library/evict2:1",
+                                  remove="ctr --namespace evict images rm docker.io/library/evict2:1")}
+    for client, command in loops.items():
+        client.run("rm -f /root/stopped")
+        client.check_output(command)
+    time.sleep(3)
+    began = float(host.check_output("date +%s.%N"))
+    host.check_output("systemctl start dockyard-gc-dockerhub.service")
+    ended = float(host.check_output("date +%s.%N"))
+    time.sleep(3)
+    outcomes = {}
+    for client in loops:
+        client.check_output("touch /root/stop && for i in $(seq 60); do [ -e /root/stopped ] && break; sleep 1; done")
+        outcomes[client] = [line.split() for line in client.check_output("cat /root/pulls").splitlines()]
+    report = json.loads(host.check_output(
+        "journalctl --unit dockyard-gc-dockerhub.service --output cat | grep '^{' | tail -1"))
+
+    for client, lines in outcomes.items():
+        assert lines and all(rc == "0" for _, _, rc in lines), lines  # no pull failed
+        assert any(float(start) < ended and float(end) > began for start, end, _ in lines), (lines, began, ended)
+    assert report["bytes_after"] <= report["max_bytes"] == 8 << 20 and blob_bytes(host) <= 8 << 20
+    evicted = {item["repository"] for item in report["evicted"]}
+    assert {"library/evict3", "library/evict4", "library/coalesce"} <= evicted, report
+    assert not {"library/evict1", "library/evict2"} & evicted
+    assert report["bytes_freed"] == report["bytes_before"] - report["bytes_after"] > 0
+    for n in (1, 2):
+        assert host.file(f"{STORE}/repositories/library/evict{n}/_manifests/revisions/sha256/{digests[n][7:]}").exists
+    for n in (3, 4):
+        assert not host.file(f"{STORE}/repositories/library/evict{n}").exists
+
+    # The cache's size and budget, as node_exporter exports them next to the host's own metrics.
+    body = json.loads(host.check_output("probe http://127.0.0.1:9100/metrics"))["body"]
+    exported = {name: float(value) for name, value in re.findall(r'^dockyard_cache_(\w+)\{cache="dockerhub"\} (\S+)$', body, re.M)}
+    assert (exported["bytes"], exported["max_bytes"], exported["evicted_images"]) == (
+        report["bytes_after"], 8 << 20, report["images_evicted"])
+
+    # An evicted image is pulled again: the cache fetches and stores it anew.
+    client3.check_output(crane.format("evict3:1"))
+    assert host.file(f"{STORE}/repositories/library/evict3/_manifests/revisions/sha256/{digests[3][7:]}").exists
