@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-testinfra_hosts = ["ansible://mirrors"]
+testinfra_hosts = ["ansible://mirror"]
 
 STORE = "/var/lib/registry-mirror/dockerhub/docker/registry/v2"
 GHCR_STORE = "/var/lib/registry-mirror/ghcr/docker/registry/v2"
