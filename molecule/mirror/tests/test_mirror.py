@@ -10,6 +10,9 @@ testinfra_hosts = ["ansible://mirror"]
 
 STORE = "/var/lib/registry-mirror/dockerhub/docker/registry/v2"
 GHCR_STORE = "/var/lib/registry-mirror/ghcr/docker/registry/v2"
+LEGACY_STORE = "/var/lib/registry-mirror/legacy/docker/registry/v2"
+LEGACY_CRANE = "crane pull --insecure mirror2:443/library/{} /tmp/legacy-{}.tar"
+MANIFEST = "--header 'Accept: application/vnd.docker.distribution.manifest.v2+json'"
 
 
 def upstream_blob_fetches(host):
@@ -89,8 +92,7 @@ def test_concurrent_cold_pulls_of_a_new_image_fetch_each_blob_from_the_upstream_
         " done && DOCKER_BUILDKIT=0 docker build --quiet --tag 127.0.0.1:5000/library/coalesce:1 ."
         " && docker push 127.0.0.1:5000/library/coalesce:1")
     manifest = json.loads(upstream.check_output(
-        "probe http://127.0.0.1:5000/v2/library/coalesce/manifests/1"
-        " --header 'Accept: application/vnd.docker.distribution.manifest.v2+json'"))["body"]
+        f"probe http://127.0.0.1:5000/v2/library/coalesce/manifests/1 {MANIFEST}"))["body"]
     layers = [layer["digest"] for layer in json.loads(manifest)["layers"]]
     assert len(layers) == 6
     # busybox's layers may already be in nginx's copy (the rollout's canary pulled them): at most one fetch.
@@ -106,6 +108,24 @@ def test_concurrent_cold_pulls_of_a_new_image_fetch_each_blob_from_the_upstream_
     assert all(fetches[blob] <= 1 for blob in layers[:2]), fetches
 
 
+def push_image(upstream, name):
+    """An image of one fresh 3 MiB layer on the upstream: its digest and blobs (config and layer)."""
+    upstream.check_output(
+        f"mkdir -p /root/{name} && cd /root/{name} && head -c 3M /dev/urandom > layer"
+        " && printf 'FROM scratch\\nCOPY layer /layer\\n' > Dockerfile"
+        f" && DOCKER_BUILDKIT=0 docker build --quiet --tag 127.0.0.1:5000/library/{name}:1 ."
+        f" && docker push 127.0.0.1:5000/library/{name}:1")
+    response = json.loads(upstream.check_output(f"probe http://127.0.0.1:5000/v2/library/{name}/manifests/1 {MANIFEST}"))
+    manifest = json.loads(response["body"])
+    return response["headers"]["docker-content-digest"][0], [manifest["config"]["digest"], manifest["layers"][0]["digest"]]
+
+
+def collect(host, cache):
+    """Run a cache's collection by its timer's own service; what it reported."""
+    host.check_output(f"systemctl start dockyard-gc-{cache}.service")
+    return json.loads(host.check_output(f"journalctl --unit dockyard-gc-{cache}.service --output cat | grep '^{{' | tail -1"))
+
+
 def blob_bytes(host):
     return int(host.check_output(f"find {STORE}/blobs -name data -printf '%s\\n' | awk '{{s += $1}} END {{print s + 0}}'"))
 
@@ -117,16 +137,7 @@ def test_a_collection_keeps_the_cache_within_its_budget_by_last_pull_while_clien
     upstream = host.get_host("ansible://upstream", ansible_inventory=host.backend.ansible_inventory)
     client1 = host.get_host("ansible://client1", ansible_inventory=host.backend.ansible_inventory)
     client3 = host.get_host("ansible://client3", ansible_inventory=host.backend.ansible_inventory)
-    digests = {}
-    for n in (1, 2, 3, 4):
-        upstream.check_output(
-            f"mkdir -p /root/evict{n} && cd /root/evict{n} && head -c 3M /dev/urandom > layer"
-            " && printf 'FROM scratch\\nCOPY layer /layer\\n' > Dockerfile"
-            f" && DOCKER_BUILDKIT=0 docker build --quiet --tag 127.0.0.1:5000/library/evict{n}:1 ."
-            f" && docker push 127.0.0.1:5000/library/evict{n}:1")
-        digests[n] = json.loads(upstream.check_output(
-            f"probe http://127.0.0.1:5000/v2/library/evict{n}/manifests/1 --method HEAD"
-            " --header 'Accept: application/vnd.docker.distribution.manifest.v2+json'"))["headers"]["docker-content-digest"][0]
+    digests = {n: push_image(upstream, f"evict{n}")[0] for n in (1, 2, 3, 4)}
     crane = "SSL_CERT_FILE=/etc/docker/certs.d/mirror/ca.crt crane pull mirror:443/library/{} /tmp/evict.tar && sleep 1"
     for reference in ["evict1:1", "evict2:1", "evict3:1", "evict4:1", f"evict1@{digests[1]}", "evict2:1"]:
         client3.check_output(crane.format(reference))
@@ -145,15 +156,13 @@ def test_a_collection_keeps_the_cache_within_its_budget_by_last_pull_while_clien
         client.check_output(command)
     time.sleep(3)
     began = float(host.check_output("date +%s.%N"))
-    host.check_output("systemctl start dockyard-gc-dockerhub.service")
+    report = collect(host, "dockerhub")
     ended = float(host.check_output("date +%s.%N"))
     time.sleep(3)
     outcomes = {}
     for client in loops:
         client.check_output("touch /root/stop && for i in $(seq 60); do [ -e /root/stopped ] && break; sleep 1; done")
         outcomes[client] = [line.split() for line in client.check_output("cat /root/pulls").splitlines()]
-    report = json.loads(host.check_output(
-        "journalctl --unit dockyard-gc-dockerhub.service --output cat | grep '^{' | tail -1"))
 
     for client, lines in outcomes.items():
         assert lines and all(rc == "0" for _, _, rc in lines), lines  # no pull failed
@@ -177,3 +186,31 @@ def test_a_collection_keeps_the_cache_within_its_budget_by_last_pull_while_clien
     # An evicted image is pulled again: the cache fetches and stores it anew.
     client3.check_output(crane.format("evict3:1"))
     assert host.file(f"{STORE}/repositories/library/evict3/_manifests/revisions/sha256/{digests[3][7:]}").exists
+
+
+def test_a_2x_cache_is_kept_within_its_budget_and_coalesces_cold_pulls(host):
+    """mirror2's cache, on distribution 2.x, keeps within its budget by last pull, and concurrent cold pulls of a new
+    image cost the upstream what one pull costs."""
+    mirror2 = host.get_host("ansible://mirror2", ansible_inventory=host.backend.ansible_inventory)
+    upstream = host.get_host("ansible://upstream", ansible_inventory=host.backend.ansible_inventory)
+    client = host.get_host("ansible://client3", ansible_inventory=host.backend.ansible_inventory)
+    assert "ttl" not in mirror2.file("/etc/dockyard/legacy/config.yml").content_string  # 2.x has no proxy.ttl
+    digests = {n: push_image(upstream, f"legacy{n}")[0] for n in (1, 2, 3)}
+    # Cached in turn, then legacy1 pulled again by digest: legacy2 is the least recently pulled.
+    for reference in ["legacy1:1", "legacy2:1", "legacy3:1", f"legacy1@{digests[1]}"]:
+        client.check_output(LEGACY_CRANE.format(reference, "fill") + " && sleep 1")
+    report = collect(mirror2, "legacy")
+    assert [item["repository"] for item in report["evicted"]] == ["library/legacy2"], report
+    assert report["bytes_after"] <= report["max_bytes"] == 7 << 20 < report["bytes_before"]
+    assert not mirror2.file(f"{LEGACY_STORE}/repositories/library/legacy2").exists
+    for n in (1, 3):
+        assert mirror2.file(f"{LEGACY_STORE}/repositories/library/legacy{n}/_manifests/revisions/sha256/{digests[n][7:]}").exists
+
+    # Five clients pull a new image at once: nginx lets one request per blob through, for which 2.8 fetches the
+    # blob twice (one stream to store it, one to serve it: proxyblobstore.go), and never again.
+    _, blobs = push_image(upstream, "legacy4")
+    pull = LEGACY_CRANE.format("legacy4:1", "{}")
+    pulls = client.run(f"seq 5 | xargs -P 5 -I{{}} sh -c '{pull} && echo pulled'")
+    assert pulls.rc == 0 and pulls.stdout.split() == ["pulled"] * 5, pulls.stderr
+    logs = upstream.check_output("docker logs hub 2>&1")
+    assert [logs.count(f"GET /v2/library/legacy4/blobs/{blob} ") for blob in blobs] == [2, 2]
