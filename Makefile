@@ -18,7 +18,7 @@ BENCH_COALESCE_CLIENTS ?= 1 10 20
 BENCH_ROLLOUT_SIZES ?= 10 25 50
 BENCH_ROLLOUT_ROUNDS ?= 1
 
-.PHONY: help host-demo host-test venv images images-demo docs lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
+.PHONY: help host-demo host-test venv images images-demo collection collection-test collection-check release docs lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
 	test bench demo demo-down demo-check clean
 
 help:
@@ -28,6 +28,8 @@ help:
 	@echo "make bench      the measurements, side by side, into reports/bench/ (BENCH_ROUNDS=$(BENCH_ROUNDS))"
 	@echo "make images     build the offline test images (reused while unchanged)"
 	@echo "make docs       write defaults/main.yml and the README's option tables from each role's argument spec"
+	@echo "make collection build the collection dockyard.registry into dist/ (collection-test: ansible-test on it)"
+	@echo "make release    the changelog from its fragments, then the collection and its checks"
 
 # Docker Engine (installed and started), debootstrap, venv; Go for the tests.
 host-demo host-test: host-%:
@@ -47,6 +49,35 @@ images: host-test
 images-demo: host-demo
 	python3 tests/images/build.py systemd registry2 busybox
 
+# The collection dockyard.registry, built from the tree as it is: its folder in
+# collections/ links to roles/, playbooks/, library/, module_utils/,
+# filter_plugins/ and tests/unit/, and holds what only the collection has
+# (galaxy.yml, the one place of the version; meta/runtime.yml; the changelog).
+COLLECTION := collections/ansible_collections/dockyard/registry
+VERSION := $(shell sed -n 's/^version: //p' $(COLLECTION)/galaxy.yml)
+TARBALL := dist/dockyard-registry-$(VERSION).tar.gz
+collection: venv
+	rm -rf .cache/collection dist
+	mkdir -p .cache/collection dist
+	cp -RL $(COLLECTION) .cache/collection/registry
+	ansible-galaxy collection build --output-path dist .cache/collection/registry
+
+# ansible-test sanity and units on the built collection.
+collection-test: collection
+	tests/collection-test.sh $(TARBALL) sanity units
+
+# The collection installed into a project of its own and deployed by its
+# names on a sandbox host, as its README shows (tests/collection-check.sh).
+collection-check: collection images
+	+$(TIMED) collection-check -- tests/collection-check.sh $(TARBALL)
+
+# A release of galaxy.yml's version: the changelog from its fragments
+# (changelogs/fragments/ in the collection), then the collection and its checks.
+release: venv
+	cd $(COLLECTION) && antsibull-changelog release
+	$(MAKE) collection-test collection-check
+	@echo "dockyard.registry $(VERSION) is $(TARBALL); commit the changelog and tag it: git tag v$(VERSION)"
+
 # Each option is described once, in its role's meta/argument_specs.yml.
 docs: venv
 	python3 tools/docs.py
@@ -54,6 +85,7 @@ docs: venv
 lint: host-test venv
 	yamllint --strict .
 	ansible-lint
+	ruff check .
 
 # Each role test is a real ansible-playbook run: two at a time.
 unit: venv
@@ -81,8 +113,9 @@ test:
 	$(TIMED) setup -- $(MAKE) host-test venv
 	$(TIMED) lint -- $(MAKE) lint
 	$(TIMED) unit -- $(MAKE) unit
+	$(TIMED) collection -- $(MAKE) collection-test
 	$(TIMED) images -- $(MAKE) images
-	$(MAKE) --jobs=2 --output-sync=target molecule demo-check || { \
+	$(MAKE) --jobs=2 --output-sync=target molecule demo-check collection-check || { \
 	  echo "make test failed. The failed tests and tasks (reports/test/ has each scenario's output):"; \
 	  grep --files-with-matches 'Executed: Failed' reports/test/*.log \
 	    | xargs --no-run-if-empty grep --with-filename --perl-regexp \

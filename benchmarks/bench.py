@@ -185,7 +185,7 @@ def coalesce(args):
             repository = f"bench/coalesce-{cache}-{clients}"
             moved = push(args, f"{args.hosted}/{repository}:1", args.layers)[1]
             with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-                seconds = list(pool.map(lambda _: pull(args.scratch, f"{address}/{repository}:1", args.creds),
+                seconds = list(pool.map(lambda _, image=f"{address}/{repository}:1": pull(args.scratch, image, args.creds),
                                         range(clients)))
             rows[cache][f"{clients} at once"] = [max(seconds)]
             repositories[repository] = [cache, f"{clients} at once"]
@@ -291,7 +291,7 @@ def rollout(args):
                 names = [f"bench-rollout-{number:02d}" for number in range(1, size + 1)]
                 try:
                     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-                        started = dict(zip(names, pool.map(lambda name: start_client(name, args, host), names)))
+                        started = dict(zip(names, pool.map(lambda name: start_client(name, args, host), names), strict=True))
                     rows.setdefault(f"{size} hosts", {"rollout": []})["rollout"].append(
                         clients_playbook(args, names, size))
                     restarts[f"{size} hosts"] = restarts.get(f"{size} hosts", 0) + sum(
@@ -322,7 +322,7 @@ def summary(part):
     if not part.get("baseline"):
         return dict(part, rows=rows)
     base = rows[part["baseline"]]
-    for name, directions in rows.items():
+    for directions in rows.values():
         for direction, figures in directions.items():
             figures["ratio"] = round(base[direction]["median"] / figures["median"], 2)
     return dict(part, rows=rows)
@@ -348,7 +348,7 @@ def table(parts):
 
 def report(args):
     parts = [summary(json.loads(Path(path).read_text())) for path in args.parts]
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     result = {"when": now.isoformat(timespec="seconds"), "machine": machine(), "parts": parts}
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ of its quoted place in the file; the values were checked by their grammars
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 # What a repository name is made of in the paths and queries nginx sees.
 NAME_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -49,9 +50,19 @@ REPOSITORY_ROUTE = (f"^/v2/({NAME})/(?:manifests/{REFERENCE}|blobs/{DIGEST}|blob
 # "from" (a mount's source, read by an upload's start alone) is no route's
 # key: it is let through only where MOUNT says, once, and only from a
 # repository the user may pull.
-# (route, path as shown, path regex, methods, query keys, the right it takes:
-# "pull" or "push" on <name>, which the vhost's action map gives by method)
-ROUTES = [
+
+
+class Route(NamedTuple):
+    """A route and the methods of it that take one right."""
+    name: str
+    shown: str  # the path as the docs show it
+    path: str  # the path as a regular expression
+    methods: str
+    keys: tuple  # the query keys
+    right: str  # "pull" or "push" on <name> (the vhost's action map gives it by method), or who may
+
+
+ROUTES = [Route(*route) for route in [
     ("base", "/v2/", "/v2/", "GET HEAD", (), "anyone who logs in"),
     ("catalog", "/v2/_catalog", "/v2/_catalog", "GET", ("n", "last"), "registry_frontend_access_catalog"),
     ("tags", "/v2/<name>/tags/list", f"/v2/{NAME}/tags/list", "GET", ("n", "last", "ns"), "pull"),
@@ -67,7 +78,7 @@ ROUTES = [
      ("_state", "digest", "ns"), "pull"),
     ("blob-upload-chunk", "/v2/<name>/blobs/uploads/<uuid>", f"/v2/{NAME}/blobs/uploads/{UPLOAD}",
      "PATCH PUT DELETE", ("_state", "digest", "ns"), "push"),
-]
+]]
 # The one request that may name a mount's source: an upload's start.
 MOUNT = ("blob-upload", "POST")
 
@@ -80,20 +91,22 @@ def _pairs(keys):
 def _requests():
     """[(regex of "<method>:<request URI>", value)]: "-" for a request a route takes, "$1" (the source) for a mount."""
     requests = []
-    for name, _, path, methods, keys, _ in ROUTES:
+    for route in ROUTES:
+        keys = route.keys
         query = f"(?:[?]{_pairs(keys)}(?:&{_pairs(keys)})*)?" if keys else ""
-        requests.append((f"^(?:{'|'.join(methods.split())}):{path}{query}$", "-"))
-        if (name, methods) == MOUNT:
+        requests.append((f"^(?:{'|'.join(route.methods.split())}):{route.path}{query}$", "-"))
+        if (route.name, route.methods) == MOUNT:
             mount = f"[?](?:{_pairs(keys)}&)*from=({QUERY_NAME})(?:&{_pairs(keys)})*"
-            requests.append((f"^{methods}:{path}{mount}$", "$1"))
+            requests.append((f"^{route.methods}:{route.path}{mount}$", "$1"))
     return requests
 
 
 def dockyard_access_routes():
     """The requests the rules let through, for the docs: [{route, path, methods, keys, right}]."""
-    return [{"route": name, "path": shown, "methods": methods.split(),
-             "keys": list(keys) + (["from"] if (name, methods) == MOUNT else []), "right": right}
-            for name, shown, _, methods, keys, right in ROUTES]
+    return [{"route": route.name, "path": route.shown, "methods": route.methods.split(),
+             "keys": list(route.keys) + (["from"] if (route.name, route.methods) == MOUNT else []),
+             "right": route.right}
+            for route in ROUTES]
 
 
 def _pattern_regex(pattern, slash, anything):
@@ -200,6 +213,6 @@ def dockyard_access_refusals(rules, groups, catalog, users, anonymous_allowed, u
 class FilterModule:
     def filters(self):
         return {
-            "dockyard_access_compile": dockyard_access_compile,
-            "dockyard_access_refusals": dockyard_access_refusals,
+            "access_compile": dockyard_access_compile,
+            "access_refusals": dockyard_access_refusals,
         }

@@ -567,16 +567,17 @@ def dockyard_daemon_config_refusals(config, variable, refused=None):
 
 
 # The options typed a number or true/false in the roles' argument specs.
-PROJECT = Path(__file__).resolve().parent.parent
+# The collection's root (this file is its plugins/filter/dockyard.py).
+COLLECTION = Path(__file__).parents[2]
 SCALAR_KINDS = {"int": "a number", "float": "a number", "bool": "true or false"}
 
 
 @functools.cache
 def dockyard_scalar_options(roles_dir):
     """{option: type} of the number and true/false options of roles_dir/*/meta/argument_specs.yml (roles_dir relative
-    to the project)."""
+    to the collection's root)."""
     kinds = {}
-    for spec in sorted((PROJECT / roles_dir).glob("*/meta/argument_specs.yml")):
+    for spec in sorted((COLLECTION / roles_dir).glob("*/meta/argument_specs.yml")):
         options = yaml.safe_load(spec.read_text())["argument_specs"]["main"]["options"]
         kinds.update({name: option["type"] for name, option in options.items() if option.get("type") in SCALAR_KINDS})
     return kinds
@@ -673,16 +674,16 @@ def dockyard_archive_image_ids(path):
 class FilterModule:
     def filters(self):
         return {
-            "dockyard_refusals": dockyard_refusals,
-            "dockyard_record_refusals": dockyard_record_refusals,
-            "dockyard_retention_refusals": dockyard_retention_refusals,
-            "dockyard_in_state": dockyard_in_state,
-            "dockyard_redact": dockyard_redact,
-            "dockyard_uncovered": dockyard_uncovered,
-            "dockyard_present_keys": dockyard_present_keys,
-            "dockyard_daemon_config_refusals": dockyard_daemon_config_refusals,
-            "dockyard_scalar_options": dockyard_scalar_options,
-            "dockyard_text_refusals": dockyard_text_refusals,
-            "dockyard_keyword_refusals": dockyard_keyword_refusals,
-            "dockyard_archive_image_ids": dockyard_archive_image_ids,
+            "refusals": dockyard_refusals,
+            "record_refusals": dockyard_record_refusals,
+            "retention_refusals": dockyard_retention_refusals,
+            "in_state": dockyard_in_state,
+            "redact": dockyard_redact,
+            "uncovered": dockyard_uncovered,
+            "present_keys": dockyard_present_keys,
+            "daemon_config_refusals": dockyard_daemon_config_refusals,
+            "scalar_options": dockyard_scalar_options,
+            "text_refusals": dockyard_text_refusals,
+            "keyword_refusals": dockyard_keyword_refusals,
+            "archive_image_ids": dockyard_archive_image_ids,
         }

@@ -89,28 +89,29 @@ attributes:
   diff_mode:
     support: full
   platform:
+    support: full
     platforms: posix
 requirements:
   - Docker Engine's C(dockerd) on the host, for the optional check of the new file.
   - systemd's C(systemctl) managing C(docker.service), for O(reload).
 author:
-  - dockyard contributors
+  - dockyard maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
 - name: Point dockerd at the mirror and keep containers running across restarts.
-  docker_daemon_config:
+  dockyard.registry.docker_daemon_config:
     config:
       registry-mirrors: ["https://mirror.example.com"]
       live-restore: true
   register: daemon_json
 
 - name: Stop using a mirror; the key is emptied so that a reload drops it.
-  docker_daemon_config:
+  dockyard.registry.docker_daemon_config:
     remove: [registry-mirrors]
 
 - name: Set keys that need a restart, restarting dockerd only where no container would stop.
-  docker_daemon_config:
+  dockyard.registry.docker_daemon_config:
     config:
       live-restore: true
       log-driver: local
@@ -118,7 +119,7 @@ EXAMPLES = r"""
   register: daemon_json
 
 - name: Point dockerd at the mirror, reload it, and check what it now uses.
-  docker_daemon_config:
+  dockyard.registry.docker_daemon_config:
     config:
       registry-mirrors: ["https://mirror.example.com"]
     reload: true
@@ -190,8 +191,15 @@ import time
 import urllib.parse
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.dockyard_file import (FileError, drop_world_write, json_object, read_text, world_writable,
-                                               write_text)
+
+from ansible_collections.dockyard.registry.plugins.module_utils._file import (
+    FileError,
+    drop_world_write,
+    json_object,
+    read_text,
+    world_writable,
+    write_text,
+)
 
 # Keys that dockerd applies on SIGHUP (daemon/reload.go).
 RELOADABLE = frozenset({
@@ -367,8 +375,9 @@ def restart_plan(module, current, new, changed, info):
         return part, []
     why = ("the restart policy is never" if policy == "never"
            else f"{running} running container{'s' if running != 1 else ''} would stop (live-restore is off)")
-    module.warn(f"{', '.join(restart_keys)} not applied on {platform.node()}: dockerd takes {'it' if len(restart_keys) == 1 else 'them'} "
-                f"only on a restart, and {why}; {'it stays' if len(restart_keys) == 1 else 'they stay'} out of "
+    one = len(restart_keys) == 1
+    module.warn(f"{', '.join(restart_keys)} not applied on {platform.node()}: dockerd takes {'it' if one else 'them'} "
+                f"only on a restart, and {why}; {'it stays' if one else 'they stay'} out of "
                 "the file until a run may restart dockerd.")
     return part, restart_keys
 

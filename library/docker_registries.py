@@ -47,7 +47,6 @@ options:
       password:
         description: The password of O(registries[].username).
         type: str
-        no_log: true
       state:
         description: C(present) writes C(ca.crt) and logs in; C(absent) removes the registry's folder and logs out.
         type: str
@@ -61,17 +60,18 @@ attributes:
   diff_mode:
     support: full
   platform:
+    support: full
     platforms: posix
 requirements:
   - Docker Engine on the host, which reads the files on its next connection to each registry, and the
     Docker CLI (C(docker)) for logins.
 author:
-  - dockyard contributors
+  - dockyard maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
 - name: Trust the registry's CA and log in, and forget the registry that was retired.
-  docker_registries:
+  dockyard.registry.docker_registries:
     registries:
       - address: registry.example.com:443
         ca: "{{ lookup('ansible.builtin.file', 'files/registry-ca.crt') }}"
@@ -113,10 +113,19 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
+from typing import NamedTuple
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.dockyard_file import (FileError, drop_world_write, json_object, read_text, world_writable,
-                                               write_text)
+
+from ansible_collections.dockyard.registry.plugins.module_utils._file import (
+    FileError,
+    drop_world_write,
+    json_object,
+    read_text,
+    world_writable,
+    write_text,
+)
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", default="/etc/docker/certs.d"),
@@ -134,6 +143,19 @@ class LoginError(Exception):
     pass
 
 
+class Write(NamedTuple):
+    """A CA file to write (text None: only to take write permission for others away)."""
+    certificate: str
+    text: str | None
+    address: str
+
+
+class Removal(NamedTuple):
+    """A registry's folder to remove."""
+    folder: str
+    address: str
+
+
 def folder_name(address):
     """The address, when it is one folder name under certs.d."""
     if not address or address.startswith(".") or "/" in address or "\0" in address:
@@ -142,13 +164,13 @@ def folder_name(address):
 
 
 def plan(path, registries):
-    """(files to write as (file, text, address), folders to remove as (folder, address), diff)."""
+    """([Write], [Removal], diff)."""
     writes, removals, before, after = [], [], [], []
     for registry in registries:
         folder = os.path.join(path, folder_name(registry["address"]))
         if registry["state"] == "absent":
             if os.path.lexists(folder):
-                removals.append((folder, registry["address"]))
+                removals.append(Removal(folder, registry["address"]))
                 before.append(f"{folder}/\n")
             continue
         if registry["ca"] is None:
@@ -157,11 +179,11 @@ def plan(path, registries):
         text = registry["ca"] if registry["ca"].endswith("\n") else registry["ca"] + "\n"
         current = read_text(certificate)
         if current != text:
-            writes.append((certificate, text, registry["address"]))
+            writes.append(Write(certificate, text, registry["address"]))
             before.append(f"{certificate}:\n{current}" if current is not None else "")
             after.append(f"{certificate}:\n{text}")
         elif world_writable(certificate):
-            writes.append((certificate, None, registry["address"]))
+            writes.append(Write(certificate, None, registry["address"]))
     return writes, removals, {"before": "".join(before), "after": "".join(after)}
 
 
@@ -177,7 +199,7 @@ def remove(folder):
 
 def client_config():
     """The Docker client's configuration (config.json), as the CLI finds it."""
-    directory = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+    directory = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
     path = os.path.join(directory, "config.json")
     return json_object(read_text(path), path)
 
@@ -201,7 +223,7 @@ def stored_login(config, address):
     auth = ((config.get("auths") or {}).get(address) or {}).get("auth")
     if not auth:
         return None
-    username, _, password = base64.b64decode(auth).decode("utf-8", "replace").partition(":")
+    username, _colon, password = base64.b64decode(auth).decode("utf-8", "replace").partition(":")
     return username, password
 
 
@@ -238,17 +260,17 @@ def main():
         writes, removals, diff = plan(module.params["path"], module.params["registries"])
     except FileError as exc:
         module.fail_json(msg=str(exc))
-    result = dict(changed=bool(writes or removals), written=[address for _, text, address in writes if text],
-                  removed=[address for _, address in removals], logged_in=[], logged_out=[])
+    result = dict(changed=bool(writes or removals), written=[write.address for write in writes if write.text],
+                  removed=[removal.address for removal in removals], logged_in=[], logged_out=[])
     try:
-        for certificate, text, _ in writes if not module.check_mode else []:
-            if text is None:
-                module.warn(f"{certificate} was writable by every user; write permission for others is taken away.")
-                drop_world_write(certificate)
+        for write in writes if not module.check_mode else []:
+            if write.text is None:
+                module.warn(f"{write.certificate} was writable by every user; write permission for others is taken away.")
+                drop_world_write(write.certificate)
             else:
-                write_text(module, certificate, text, "0644")
-        for folder, _ in removals if not module.check_mode else []:
-            remove(folder)
+                write_text(module, write.certificate, write.text, "0644")
+        for removal in removals if not module.check_mode else []:
+            remove(removal.folder)
         # After the CAs: dockerd checks a login over the TLS they let it trust.
         result["logged_in"], result["logged_out"] = logins(module, module.params["registries"])
     except (FileError, LoginError) as exc:

@@ -42,14 +42,14 @@ options:
     default: []
     suboptions:
       path:
-        description: Absolute path of the file; its directory must exist or be in O(directories) (in check mode, it may be missing).
+        description: Absolute path of the file; its directory must exist or be in O(directories) (in check mode, it may be
+          missing).
         type: path
         required: true
       content:
         description: The whole text of the file.
         type: str
         required: true
-        no_log: true
       mode:
         description: Its mode, as an octal string such as C("0600").
         type: str
@@ -63,22 +63,25 @@ options:
     type: list
     elements: path
     default: []
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 requirements:
   - Python 3.8 or later on the host, and nothing else.
 author:
-  - dockyard contributors
+  - dockyard maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
 - name: Keep the registry's directories and files.
-  dockyard_files:
+  dockyard.registry.dockyard_files:
     directories:
       - {path: /etc/dockyard/registry, mode: "0750"}
     files:
@@ -116,9 +119,18 @@ created:
 import os
 import re
 import stat
+from typing import NamedTuple
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.dockyard_file import FileError, make_directory, read_text, set_mode, target, write_text
+
+from ansible_collections.dockyard.registry.plugins.module_utils._file import (
+    FileError,
+    make_directory,
+    read_text,
+    set_mode,
+    target,
+    write_text,
+)
 
 ENTRY = dict(path=dict(type="path", required=True), mode=dict(type="str", required=True))
 ARGUMENT_SPEC = dict(
@@ -147,25 +159,36 @@ def current_mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+class Step(NamedTuple):
+    """What a directory or a file needs."""
+    entry: dict
+    path: str
+    mode: int
+    make: bool  # create the directory, or write the file's content
+    fix: bool  # set the mode
+
+    @property
+    def changes(self):
+        return self.make or self.fix
+
+
 def plan_directory(entry):
-    """What a directory needs: (path, mode, create, fix the mode)."""
     path, mode = absolute(entry), octal(entry)
     if os.path.lexists(path) and not os.path.isdir(path):
         raise FileError(f"{path} is not a directory")
     if not os.path.isdir(path):
-        return path, mode, True, True
-    return path, mode, False, current_mode(path) != mode
+        return Step(entry, path, mode, True, True)
+    return Step(entry, path, mode, False, current_mode(path) != mode)
 
 
 def plan_file(entry, directories, check_mode):
-    """What a file needs: (path, mode, write the content, fix the mode)."""
     path, mode = absolute(entry), octal(entry)
     if not (os.path.isdir(os.path.dirname(path)) or os.path.dirname(path) in directories or check_mode):
         raise FileError(f"the directory of {path} does not exist")
     text = read_text(path) if os.path.lexists(path) else None
     if text is None:
-        return path, mode, True, True
-    return path, mode, text != entry["content"], current_mode(target(path)) != mode
+        return Step(entry, path, mode, True, True)
+    return Step(entry, path, mode, text != entry["content"], current_mode(target(path)) != mode)
 
 
 def plan_absent(path):
@@ -191,31 +214,30 @@ def main():
     try:
         # Every path is looked at before any is touched: a refusal writes nothing.
         directories = [plan_directory(entry) for entry in module.params["directories"]]
-        made = {path.rstrip("/") for path, _, create, _ in directories if create}
-        files = [(entry,) + plan_file(entry, made, module.check_mode) for entry in module.params["files"]]
+        created = [directory.path for directory in directories if directory.make]
+        made = {path.rstrip("/") for path in created}
+        files = [plan_file(entry, made, module.check_mode) for entry in module.params["files"]]
         removed = [path for path in module.params["absent"] if plan_absent(path)]
         if not module.check_mode:
-            for path, mode, create, fix in directories:
-                if create:
-                    make_directory(path, mode)
-                elif fix:
-                    set_mode(path, mode)
-            for entry, path, mode, write, fix in files:
-                if write and entry["backup"] and os.path.exists(path):
-                    backups[path] = module.backup_local(target(path))
-                if write:
-                    write_text(module, path, entry["content"], mode)
-                if fix:
-                    set_mode(target(path), mode)
+            for directory in directories:
+                if directory.make:
+                    make_directory(directory.path, directory.mode)
+                elif directory.fix:
+                    set_mode(directory.path, directory.mode)
+            for file in files:
+                if file.make and file.entry["backup"] and os.path.exists(file.path):
+                    backups[file.path] = module.backup_local(target(file.path))
+                if file.make:
+                    write_text(module, file.path, file.entry["content"], file.mode)
+                if file.fix:
+                    set_mode(target(file.path), file.mode)
             for path in removed:
                 remove(path)
     except FileError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(
-        changed=any(create or fix for _, _, create, fix in directories) or any(write or fix for *_, write, fix in files)
-        or bool(removed),
-        created=[path for path, _, create, _ in directories if create], removed=removed, backups=backups,
-        written=[path for _, path, _, write, _ in files if write])
+        changed=any(step.changes for step in directories + files) or bool(removed),
+        created=created, removed=removed, backups=backups, written=[file.path for file in files if file.make])
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ options:
       password:
         description: Password, at most 72 bytes (bcrypt ignores the rest). Required when O(users[].state=present).
         type: str
-        no_log: true
       state:
         description: Whether the user is in the file.
         type: str
@@ -59,16 +58,17 @@ attributes:
   diff_mode:
     support: full
   platform:
+    support: full
     platforms: posix
 requirements:
   - The Python C(bcrypt) library on the host (Debian's C(python3-bcrypt)).
 author:
-  - dockyard contributors
+  - dockyard maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
 - name: Keep exactly these registry users.
-  registry_htpasswd:
+  dockyard.registry.registry_htpasswd:
     path: /etc/dockyard/registry/htpasswd
     users:
       - name: ci
@@ -102,7 +102,8 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.dockyard_file import FileError, read_text, world_writable, write_text
+
+from ansible_collections.dockyard.registry.plugins.module_utils._file import FileError, read_text, world_writable, write_text
 
 try:
     import bcrypt

@@ -61,23 +61,25 @@ options:
     description: The key of O(ca_certificate), in PEM, without a passphrase. Empty for the host's own CA.
     type: str
     default: ""
-    no_log: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 requirements:
   - The Python C(cryptography) library on the host (Debian's C(python3-cryptography)).
 author:
-  - dockyard contributors
+  - dockyard maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
 - name: Keep the host's CA and the registry's certificate.
-  registry_own_ca:
+  dockyard.registry.registry_own_ca:
     ca_dir: /etc/dockyard/ca
     ca_common_name: dockyard registry CA (registry1)
     cert_dir: /etc/dockyard/tls/registry
@@ -86,7 +88,7 @@ EXAMPLES = r"""
     renew_days: 30
 
 - name: Keep the CA of registry1 on registry2, a replica of the same name, and the certificate it signs.
-  registry_own_ca:
+  dockyard.registry.registry_own_ca:
     ca_dir: /etc/dockyard/ca
     ca_common_name: dockyard registry CA (registry1)
     cert_dir: /etc/dockyard/tls/registry
@@ -119,9 +121,17 @@ import datetime
 import ipaddress
 import os
 import secrets
+from typing import NamedTuple
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.dockyard_file import FileError, make_directory, read_text, set_mode, write_text
+
+from ansible_collections.dockyard.registry.plugins.module_utils._file import (
+    FileError,
+    make_directory,
+    read_text,
+    set_mode,
+    write_text,
+)
 
 try:
     from cryptography import x509
@@ -242,7 +252,7 @@ def certificate_pem(certificate):
 
 def wrong_modes(params, paths, writes):
     """The existing directories and files (not about to be written) whose mode is not theirs."""
-    written = {path for path, _, _ in writes}
+    written = {write.path for write in writes}
     wanted = [(params["ca_dir"], DIRECTORY_MODE), (params["cert_dir"], DIRECTORY_MODE)] + [
         (paths[name], mode) for name, mode in MODES.items() if paths[name] not in written]
     return [(path, mode) for path, mode in dict(wanted).items()
@@ -257,8 +267,15 @@ MODES = dict(ca_key=0o600, ca_crt=0o644, key=0o600, crt=0o644)
 DIRECTORY_MODE = 0o750
 
 
+class Write(NamedTuple):
+    """A file to write."""
+    path: str
+    text: str
+    mode: int
+
+
 def plan(params, now):
-    """The files to write, as (path, bytes, mode), and the four paths by role."""
+    """The files to write ([Write]), the four paths by role, and the CA certificate."""
     paths = dict(ca_key=os.path.join(params["ca_dir"], "ca.key"), ca_crt=os.path.join(params["ca_dir"], "ca.crt"),
                  key=os.path.join(params["cert_dir"], "privkey.pem"),
                  crt=os.path.join(params["cert_dir"], "fullchain.pem"))
@@ -268,19 +285,19 @@ def plan(params, now):
         for path, text, mode in ((paths["ca_key"], params["ca_private_key"], 0o600),
                                  (paths["ca_crt"], params["ca_certificate"], 0o644)):
             if read_text(path) != text:
-                writes.append((path, text, mode))
+                writes.append(Write(path, text, mode))
         return writes + server(params, paths, ca, ca_key, now), paths, params["ca_certificate"]
     ca_key = load_key(paths["ca_key"])
     if ca_key is None:
         ca_key = ec.generate_private_key(ec.SECP384R1())
-        writes.append((paths["ca_key"], key_pem(ca_key), 0o600))
+        writes.append(Write(paths["ca_key"], key_pem(ca_key), 0o600))
     ca = load_certificate(paths["ca_crt"])
     if ca is None or not same_key(ca, ca_key) or common_name(ca) != params["ca_common_name"]:
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, params["ca_common_name"])])
         ca = sign(subject, ca_key.public_key(), subject, ca_key, 3650, [
             (x509.BasicConstraints(ca=True, path_length=0), True),
             (usage(key_cert_sign=True, crl_sign=True), True)])
-        writes.append((paths["ca_crt"], certificate_pem(ca), 0o644))
+        writes.append(Write(paths["ca_crt"], certificate_pem(ca), 0o644))
     return writes + server(params, paths, ca, ca_key, now), paths, certificate_pem(ca)
 
 
@@ -303,7 +320,7 @@ def server(params, paths, ca, ca_key, now):
     key = load_key(paths["key"])
     if key is None:
         key = ec.generate_private_key(ec.SECP256R1())
-        writes.append((paths["key"], key_pem(key), 0o600))
+        writes.append(Write(paths["key"], key_pem(key), 0o600))
     current = load_certificate(paths["crt"])
     names = alt_names(params["names"])
     renewal = now + datetime.timedelta(days=params["renew_days"])
@@ -316,7 +333,7 @@ def server(params, paths, ca, ca_key, now):
             (x509.SubjectAlternativeName(names), False),
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
             (usage(digital_signature=True, key_agreement=True), False)])
-        writes.append((paths["crt"], certificate_pem(leaf), 0o644))
+        writes.append(Write(paths["crt"], certificate_pem(leaf), 0o644))
     return writes
 
 
@@ -345,7 +362,7 @@ def main():
                 set_mode(path, mode)
     except FileError as exc:
         module.fail_json(msg=str(exc))
-    changed = {path for path, _, _ in writes} | {path for path, _ in modes} | set(created)
+    changed = {write.path for write in writes} | {path for path, _mode in modes} | set(created)
     module.exit_json(changed=bool(changed),
                      ca_changed=bool(changed & {paths["ca_key"], paths["ca_crt"]}),
                      server_changed=bool(changed & {paths["key"], paths["crt"]}), ca_certificate=ca_pem)

@@ -40,7 +40,6 @@ options:
   password:
     description: Password of O(username).
     type: str
-    no_log: true
   ca_path:
     description: PEM file of the CA that signed the registry's certificate; empty uses the system's CAs.
     type: path
@@ -87,22 +86,25 @@ options:
     description: Seconds each HTTP request may take.
     type: int
     default: 60
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 requirements:
   - A registry speaking the distribution API (v2), reachable from where the task runs.
 author:
-  - dockyard contributors
+  - dockyard maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
 - name: Report what the policy would delete (nothing is deleted).
-  registry_retention:
+  dockyard.registry.registry_retention:
     url: https://registry.example.com
     username: janitor
     password: "{{ vault_janitor_password }}"
@@ -116,7 +118,7 @@ EXAMPLES = r"""
   register: retention
 
 - name: Delete it, on distribution 3.x.
-  registry_retention:
+  dockyard.registry.registry_retention:
     url: https://registry.example.com
     username: janitor
     password: "{{ vault_janitor_password }}"
@@ -157,12 +159,13 @@ import datetime
 import fnmatch
 import json
 import re
-import ssl
 import urllib.error
 import urllib.parse
-import urllib.request
+from typing import NamedTuple
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import ConnectionError as UrlError
+from ansible.module_utils.urls import open_url
 
 ARGUMENT_SPEC = dict(
     url=dict(type="str", required=True),
@@ -232,40 +235,43 @@ def check_rules(rules):
                 raise RetentionError(f"{where}: keep_tags {pattern!r} is not a regular expression: {exc}") from exc
 
 
+class Response(NamedTuple):
+    headers: dict
+    body: bytes
+
+
 class Registry:
     """The distribution API at url, with basic authentication."""
 
     def __init__(self, url, username, password, ca_path, validate_certs, timeout):
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.ca_path = ca_path
+        self.validate_certs = validate_certs
         self.headers = {}
         if username:
             token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
             self.headers["Authorization"] = f"Basic {token}"
-        self.context = ssl.create_default_context(cafile=ca_path or None)
-        if not validate_certs:
-            self.context.check_hostname = False
-            self.context.verify_mode = ssl.CERT_NONE
 
     def request(self, method, path, accept=None):
         headers = dict(self.headers, **({"Accept": accept} if accept else {}))
-        request = urllib.request.Request(self.url + path, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
-                return response.status, dict(response.headers), response.read()
+            with open_url(self.url + path, method=method, headers=headers, timeout=self.timeout,
+                          validate_certs=self.validate_certs, ca_path=self.ca_path) as response:
+                return Response(dict(response.headers), response.read())
         except urllib.error.HTTPError as exc:
             body = exc.read().decode(errors="replace")[:500]
             raise RetentionError(f"{method} {path} answered {exc.code}: {body.strip()}") from exc
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, UrlError, OSError) as exc:
             raise RetentionError(f"{method} {self.url}{path} failed: {exc}") from exc
 
     def paged(self, path, key):
         """Every entry of a paginated list (the catalog, a repository's tags)."""
         entries, next_path = [], path + ("&" if "?" in path else "?") + "n=1000"
         while next_path:
-            _, headers, body = self.request("GET", next_path)
-            entries += json.loads(body).get(key) or []
-            link = headers.get("Link") or headers.get("link") or ""
+            response = self.request("GET", next_path)
+            entries += json.loads(response.body).get(key) or []
+            link = response.headers.get("Link") or response.headers.get("link") or ""
             match = re.match(r'<([^>]+)>;\s*rel="next"', link)
             next_path = urllib.parse.urlsplit(match.group(1))._replace(scheme="", netloc="").geturl() if match else None
         return entries
@@ -277,12 +283,12 @@ class Registry:
         return self.paged(f"/v2/{repository}/tags/list", "tags")
 
     def manifest(self, repository, reference):
-        _, headers, body = self.request("GET", f"/v2/{repository}/manifests/{reference}", accept=ACCEPT)
-        digest = headers.get("Docker-Content-Digest") or headers.get("docker-content-digest")
-        return digest, json.loads(body), len(body)
+        response = self.request("GET", f"/v2/{repository}/manifests/{reference}", accept=ACCEPT)
+        digest = response.headers.get("Docker-Content-Digest") or response.headers.get("docker-content-digest")
+        return digest, json.loads(response.body), len(response.body)
 
     def config_created(self, repository, digest):
-        _, _, body = self.request("GET", f"/v2/{repository}/blobs/{digest}")
+        body = self.request("GET", f"/v2/{repository}/blobs/{digest}").body
         return parse_created(json.loads(body).get("created"))
 
     def delete(self, repository, reference):

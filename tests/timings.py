@@ -59,7 +59,7 @@ def stages(scenario):
             marks.append((found.group(1), time.time()))
     end = time.time()
     seconds = {}
-    for (stage, began), following in zip(marks, [m[1] for m in marks[1:]] + [end]):
+    for (stage, began), following in zip(marks, [m[1] for m in marks[1:]] + [end], strict=True):
         # destroy runs first and last: keep both apart
         key = stage if stage not in seconds else f"{stage} (again)"
         seconds[key] = round(following - began, 1)

@@ -13,7 +13,6 @@ import argparse
 import base64
 import http.client
 import json
-import socket
 import ssl
 import sys
 import urllib.parse
@@ -66,7 +65,7 @@ def main():
         else:
             connection.request(args.method, target, body=args.data, headers=headers)
         response = connection.getresponse()
-    except (OSError, ssl.SSLError, socket.timeout) as exc:
+    except (TimeoutError, OSError, ssl.SSLError) as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 0
     collected = {}

@@ -47,7 +47,8 @@ def results(request, host):
     variables = host.ansible.get_variables()
     env = " ".join([
         f"SSL_CERT_FILE=/etc/docker/certs.d/{registry}/ca.crt", f"OCI_REGISTRY={registry}", "OCI_TLS=enabled",
-        f"OCI_USERNAME={variables['test_user']}", f"OCI_PASSWORD={variables['test_password']}", "OCI_VERSION=1.1", f"OCI_RESULTS_DIR={out}",
+        f"OCI_USERNAME={variables['test_user']}", f"OCI_PASSWORD={variables['test_password']}", "OCI_VERSION=1.1",
+        f"OCI_RESULTS_DIR={out}",
     ] + [f"OCI_{name}=false" for name in UNSUPPORTED])
     run = host.run(f"rm -rf {out} && cd /tmp && env {env} oci-conformance")
     kept = REPORTS / registry.split(":")[0]

@@ -40,14 +40,15 @@ def story(request, host):
              for name in ("seed", "after-dry-run", "during-readonly", "after-readonly", "after-gc", "repush")}
     files["dry-run"] = read(collector, "/root/gc-dry-run.json")
     files["applied"] = read(collector, "/root/gc-applied.json")
-    files["replicas"] = {name: read(replica, "/root/gc-repush.json") for name, replica in zip(hosts, replicas)}
+    files["replicas"] = {name: read(replica, "/root/gc-repush.json") for name, replica in zip(hosts, replicas, strict=True)}
     return address, MAJOR.get(address, "3"), files
 
 
 def seeded_tags(seed):
     app = {f"build-{day}": seed["app"][f"build-{day}"]["digest"] for day in range(1, 6)}
     app.update({"release-1": app["build-1"], "latest": app["build-5"]})
-    return {"keep/base": {"1": seed["base"]["digest"]}, "gc/app": app, "gc/multi": {version: seed["multi"][version]["digest"] for version in ("old", "new")}}
+    return {"keep/base": {"1": seed["base"]["digest"]}, "gc/app": app,
+            "gc/multi": {version: seed["multi"][version]["digest"] for version in ("old", "new")}}
 
 
 def test_dry_run_reports_and_deletes_nothing(story):

@@ -11,7 +11,6 @@ a semicolon).
 and json.dumps, which quote every value.)
 """
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -20,10 +19,9 @@ import jinja2.meta
 import pytest
 import yaml
 
+from ansible_collections.dockyard.registry.plugins.filter import dockyard as filters
+
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("dockyard_filters", ROOT / "filter_plugins" / "dockyard.py")
-filters = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(filters)
 
 BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x}y", "x{y", "x;y", "x y", "x\ty", "x$y", "x`y", "x#y"]
 REDIS_BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x y", "x\ty", "x\\y"]
@@ -78,8 +76,8 @@ def rendered_grammars(template):
 def grammars(role):
     """{variable: grammar} from the refusal lists of the role's validate.yml."""
     text = (ROOT / "roles" / role / "tasks" / "validate.yml").read_text()
-    checked = {name: grammar for name, grammar in re.findall(r"\['([\w ]+?)', [^\n]*?, '([\w:]+)'\]", text)}
-    for variable, fields in re.findall(r"dockyard_record_refusals\('(\w+)',\s*(\{[^}]*\})", text, re.S):
+    checked = dict(re.findall(r"\['([\w ]+?)', [^\n]*?, '([\w:]+)'\]", text))
+    for variable, fields in re.findall(r"dockyard\.registry\.record_refusals\('(\w+)',\s*(\{[^}]*\})", text, re.S):
         checked[variable] = dict(re.findall(r"'(\w+)': '([\w:]+)'", fields))
     return checked
 

@@ -58,7 +58,7 @@ BASE = {
 
 
 def issue(name, key, issuer_name, issuer_key, ca, sans=(), days=1, ago=0):
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=ago)
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=ago)
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
@@ -615,8 +615,8 @@ def test_hostile_input_stops_the_run_before_any_host_changes(tmp_path, extra, me
 
 # playbooks/clients.yml on its own checks what the rollout reads: the client
 # settings (Docker Engine's among them) and the caches its pre-flight asks.
-ROLLOUT_CASES = ["number-as-text", "client-traversal", "client-hub", "client-no-password", "client-password-newline", "mirror-url",
-                 "mirror-credentials", "containerd-injection", "batches", "canary", "mirror-same-port",
+ROLLOUT_CASES = ["number-as-text", "client-traversal", "client-hub", "client-no-password", "client-password-newline",
+                 "mirror-url", "mirror-credentials", "containerd-injection", "batches", "canary", "mirror-same-port",
                  "mirror-second-url", "batches-in-inventory", "daemon-hosts", "engine-source"]
 
 

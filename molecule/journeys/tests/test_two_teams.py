@@ -46,7 +46,7 @@ def test_no_password_reached_the_output():
 
 
 def test_each_team_pushes_its_own_repositories_and_is_denied_the_others(host, docker):
-    for user, own, other in [("alice", "team-a", "team-b"), ("bob", "team-b", "team-a")]:
+    for user, own, _other in [("alice", "team-a", "team-b"), ("bob", "team-b", "team-a")]:
         host.check_output(f"docker tag dockyard-test/busybox {REGISTRY}/{own}/app")
         assert docker(user, f"push {REGISTRY}/{own}/app").rc == 0
     for user, other in [("alice", "team-b"), ("bob", "team-a")]:

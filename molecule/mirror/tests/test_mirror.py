@@ -104,7 +104,7 @@ def test_concurrent_cold_pulls_of_a_new_image_fetch_each_blob_from_the_upstream_
     assert pulls.rc == 0 and pulls.stdout.split() == ["pulled"] * 20, pulls.stderr
     logs = upstream.check_output("docker logs hub 2>&1")
     fetches = {blob: logs.count(f"GET /v2/library/coalesce/blobs/{blob} ") for blob in layers + new}
-    assert {blob: fetches[blob] for blob in new} == {blob: 1 for blob in new}
+    assert {blob: fetches[blob] for blob in new} == dict.fromkeys(new, 1)
     assert all(fetches[blob] <= 1 for blob in layers[:2]), fetches
 
 
@@ -164,7 +164,7 @@ def test_a_collection_keeps_the_cache_within_its_budget_by_last_pull_while_clien
         client.check_output("touch /root/stop && for i in $(seq 60); do [ -e /root/stopped ] && break; sleep 1; done")
         outcomes[client] = [line.split() for line in client.check_output("cat /root/pulls").splitlines()]
 
-    for client, lines in outcomes.items():
+    for lines in outcomes.values():
         assert lines and all(rc == "0" for _, _, rc in lines), lines  # no pull failed
         assert any(float(start) < ended and float(end) > began for start, end, _ in lines), (lines, began, ended)
     assert report["bytes_after"] <= report["max_bytes"] == 8 << 20 and blob_bytes(host) <= 8 << 20
@@ -179,7 +179,8 @@ def test_a_collection_keeps_the_cache_within_its_budget_by_last_pull_while_clien
 
     # The cache's size and budget, as node_exporter exports them next to the host's own metrics.
     body = json.loads(host.check_output("probe http://127.0.0.1:9100/metrics"))["body"]
-    exported = {name: float(value) for name, value in re.findall(r'^dockyard_cache_(\w+)\{cache="dockerhub"\} (\S+)$', body, re.M)}
+    exported = {name: float(value)
+                for name, value in re.findall(r'^dockyard_cache_(\w+)\{cache="dockerhub"\} (\S+)$', body, re.M)}
     assert (exported["bytes"], exported["max_bytes"], exported["evicted_images"]) == (
         report["bytes_after"], 8 << 20, report["images_evicted"])
 

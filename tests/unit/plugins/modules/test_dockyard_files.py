@@ -1,7 +1,7 @@
 import json
 import stat
 
-import dockyard_files as mod
+from ansible_collections.dockyard.registry.plugins.modules import dockyard_files as mod
 
 SECRET = "planted-http-secret-0123456789"
 
@@ -47,7 +47,7 @@ def test_a_second_run_changes_nothing(run_module, tmp_path):
 def test_only_the_file_whose_content_differs_is_written(run_module, tmp_path):
     config, directories, files = layout(tmp_path)
     call(run_module, directories, files)
-    _, _, files = layout(tmp_path, secret="another-secret")
+    files = layout(tmp_path, secret="another-secret")[2]
     result = call(run_module, directories, files)
     assert result["changed"] and result["written"] == [str(config / "http-secret")]
     assert (config / "http-secret").read_text() == "another-secret"
@@ -97,7 +97,7 @@ def test_a_file_where_a_directory_belongs_is_refused(run_module, tmp_path):
 
 
 def test_a_file_in_a_missing_directory_is_refused(run_module, tmp_path):
-    config, _, files = layout(tmp_path)
+    config, files = layout(tmp_path)[0::2]
     result = call(run_module, [], files)
     assert result["failed"] and result["msg"] == f"the directory of {config / 'http-secret'} does not exist"
 
@@ -140,6 +140,6 @@ def test_a_replaced_file_asked_to_is_backed_up(run_module, tmp_path):
 
 
 def test_check_mode_reports_a_file_whose_directory_an_earlier_task_would_make(run_module, tmp_path):
-    _, _, files = layout(tmp_path)
+    files = layout(tmp_path)[2]
     result = call(run_module, [], files, check_mode=True)
     assert result["changed"] and len(result["written"]) == 2

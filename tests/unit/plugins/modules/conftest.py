@@ -1,16 +1,10 @@
 """Run the project's Ansible modules in-process, as Ansible would call them."""
 
 import json
-from pathlib import Path
 
-import ansible.module_utils
 import pytest
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
-
-# Ansible ships the tree's module_utils/ inside each module it sends to a
-# host; in-process, the modules find them the same way through this path.
-ansible.module_utils.__path__.append(str(Path(__file__).resolve().parents[2] / "module_utils"))
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import stat
 import bcrypt
 import pytest
 
-import registry_htpasswd as mod
+from ansible_collections.dockyard.registry.plugins.modules import registry_htpasswd as mod
 
 
 @pytest.fixture

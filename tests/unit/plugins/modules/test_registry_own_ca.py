@@ -6,7 +6,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-import registry_own_ca as mod
+from ansible_collections.dockyard.registry.plugins.modules import registry_own_ca as mod
 
 
 @pytest.fixture
@@ -128,7 +128,6 @@ def test_a_key_that_cannot_be_read_is_refused_and_nothing_is_written(run_module,
     assert not (dirs / "ca" / "ca.key").exists()
 
 
-
 def test_makes_the_missing_directories_and_keeps_their_mode(run_module, tmp_path):
     result = call(run_module, tmp_path / "new")
     assert result["changed"]
@@ -175,7 +174,7 @@ def test_a_given_ca_on_a_fresh_host_signs_its_first_certificate(run_module, dirs
 
 
 def test_a_given_certificate_of_another_key_is_refused_and_nothing_is_written(run_module, dirs, tmp_path):
-    certificate, _ = another_host(run_module, tmp_path)
+    certificate = another_host(run_module, tmp_path)[0]
     wrong = ec.generate_private_key(ec.SECP384R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     result = call(run_module, dirs, ca_certificate=certificate, ca_private_key=wrong)

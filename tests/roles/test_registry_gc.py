@@ -72,7 +72,7 @@ def test_s3_listing_is_signed_as_aws_documents_it():
     # The "GET Bucket (List Objects)" example of AWS's signature version 4 documentation.
     headers = gc.sign({"accesskey": "AKIAIOSFODNN7EXAMPLE", "secretkey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
                       "us-east-1", "examplebucket.s3.amazonaws.com", "/", {"max-keys": "2", "prefix": "J"},
-                      datetime.datetime(2013, 5, 24, tzinfo=datetime.timezone.utc))
+                      datetime.datetime(2013, 5, 24, tzinfo=datetime.UTC))
     assert headers["Authorization"] == (
         "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
         "SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
@@ -210,8 +210,9 @@ def test_the_least_recently_pulled_go_first_until_the_rest_fits(tmp_path, monkey
     # Its figures, for node_exporter's textfile collector (which runs as another user).
     metrics = tmp_path / "textfile" / "dockyard_cache_registry.prom"
     assert oct(metrics.stat().st_mode & 0o777) == "0o644"
-    assert {f'dockyard_cache_bytes{{cache="registry"}} {report["bytes_after"]}', 'dockyard_cache_max_bytes{cache="registry"} 3072',
-            'dockyard_cache_images{cache="registry"} 2', 'dockyard_cache_evicted_images{cache="registry"} 2',
+    assert {f'dockyard_cache_bytes{{cache="registry"}} {report["bytes_after"]}',
+            'dockyard_cache_max_bytes{cache="registry"} 3072', 'dockyard_cache_images{cache="registry"} 2',
+            'dockyard_cache_evicted_images{cache="registry"} 2',
             f'dockyard_cache_freed_bytes{{cache="registry"}} {report["bytes_freed"]}'} <= set(metrics.read_text().splitlines())
     # Nothing of the evicted repositories is left, not even their namespace.
     repositories = tmp_path / "data" / gc.REPOSITORIES

@@ -1,5 +1,8 @@
 """Reading and writing the small text files the dockyard modules own.
 
+Private to this collection's modules (hence the leading underscore): its
+functions may change in any release.
+
 Every failure is a FileError with a sentence that names the file, for the
 module to pass to fail_json: no traceback reaches the user. Writes are atomic
 and go through a symbolic link to the file it points at (the link stays); a

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-import docker_registries as mod
+from ansible_collections.dockyard.registry.plugins.modules import docker_registries as mod
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
@@ -128,7 +128,7 @@ def test_logs_in_after_writing_the_ca_and_a_second_run_changes_nothing(run_modul
 
 
 def test_a_changed_password_logs_in_again(run_module, tmp_path, docker_cli):
-    config, _ = docker_cli
+    config = docker_cli[0]
     config.write_text(json.dumps({"auths": {"registry.example.test:443": {"auth": base64.b64encode(
         b"ci:old-password").decode()}}, "detachKeys": "ctrl-x"}))
     result = call(run_module, tmp_path, [{"address": "registry.example.test:443", "username": "ci",
@@ -171,7 +171,7 @@ def test_a_login_in_a_credential_helper_is_compared_there(run_module, tmp_path, 
 
 
 def test_an_unreadable_client_configuration_fails_and_stays(run_module, tmp_path, docker_cli):
-    config, _ = docker_cli
+    config = docker_cli[0]
     config.write_text("{not json")
     result = call(run_module, tmp_path, [{"address": "registry.example.test:443", "username": "ci",
                                           "password": PASSWORD}])

@@ -1,15 +1,10 @@
-"""dockyard_archive_image_ids: the image IDs a docker save archive holds, read on the controller."""
+"""dockyard.registry.archive_image_ids: the image IDs a docker save archive holds, read on the controller."""
 
-import importlib.util
 import io
 import json
 import tarfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("dockyard_filters", ROOT / "filter_plugins" / "dockyard.py")
-filters = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(filters)
+from ansible_collections.dockyard.registry.plugins.filter import dockyard as filters
 
 CONFIG = "f5bc9de9f4f12e8efbeede39d08995f65c174d5fbe49125d6b04915ee4a0db1c"
 MANIFEST = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"

@@ -10,7 +10,7 @@ import urllib.parse
 
 import pytest
 
-import docker_daemon_config as mod
+from ansible_collections.dockyard.registry.plugins.modules import docker_daemon_config as mod
 
 MIRROR = "https://mirror.example.test"
 
@@ -99,7 +99,7 @@ def test_a_symlinked_file_is_written_through_and_the_link_stays(run_module, daem
 
 
 def test_a_world_writable_file_is_warned_about_and_closed(run_module, daemon_json):
-    daemon_json.write_text('{"registry-mirrors": ["%s"]}' % MIRROR)
+    daemon_json.write_text(f'{{"registry-mirrors": ["{MIRROR}"]}}')
     daemon_json.chmod(0o666)
     result = call(run_module, daemon_json, config={"registry-mirrors": [MIRROR]})
     assert result["changed"] and result["changed_keys"] == []

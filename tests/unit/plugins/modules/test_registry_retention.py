@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-import registry_retention as retention
+from ansible_collections.dockyard.registry.plugins.modules import registry_retention as retention
 
-NOW = datetime.datetime(2026, 11, 25, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 25, tzinfo=datetime.UTC)
 
 
 def day(n):
@@ -15,7 +15,7 @@ def day(n):
 
 
 def image(created, *blobs):
-    return {"size": 500, "children": [], "created": created, "blobs": {b: 1000 for b in blobs}}
+    return {"size": 500, "children": [], "created": created, "blobs": dict.fromkeys(blobs, 1000)}
 
 
 def repository():
@@ -41,7 +41,7 @@ RULE = {"repositories": "ci/*", "keep_last": 2, "keep_tags": ["v[0-9].*"], "olde
 
 
 def test_newest_and_matching_tags_stay_and_unmatched_repositories_are_untouched():
-    report, _ = retention.plan(repository(), [RULE], NOW, delete_tags=True)
+    report = retention.plan(repository(), [RULE], NOW, delete_tags=True)[0]
     assert [r["name"] for r in report] == ["ci/app"]
     # build-4 and build-3/latest are the newest (latest shares build-3's date), v1.0 matches.
     assert report[0]["keep"] == ["build-4", "latest", "v1.0"]
@@ -69,20 +69,20 @@ def test_digest_deletes_spare_the_children_of_a_kept_index():
     repositories = repository()
     repositories["ci/app"]["tags"]["amd64-only"] = "amd64"
     rule = dict(RULE, keep_tags=["v[0-9].*", "multi"])
-    report, _ = retention.plan(repositories, [rule], NOW, delete_tags=False)
+    report = retention.plan(repositories, [rule], NOW, delete_tags=False)[0]
     assert "amd64" not in report[0]["references"] and "amd64-only" in report[0]["keep"]
 
 
 def test_keep_last_counts_the_tags_keep_tags_does_not_name():
     rule = dict(RULE, keep_tags=["latest", "build-4"], keep_last=1)
-    report, _ = retention.plan(repository(), [rule], NOW, delete_tags=True)
+    report = retention.plan(repository(), [rule], NOW, delete_tags=True)[0]
     # latest and build-4 stay by name; the newest of the others is build-3.
     assert report[0]["keep"] == ["build-3", "build-4", "latest"]
 
 
 def test_older_than_keeps_what_is_younger():
     rule = dict(RULE, keep_last=0, older_than="25d")
-    report, _ = retention.plan(repository(), [rule], NOW, delete_tags=True)
+    report = retention.plan(repository(), [rule], NOW, delete_tags=True)[0]
     assert [d["tag"] for d in report[0]["delete"]] == ["build-1", "build-2", "multi"]
 
 
@@ -104,8 +104,8 @@ def test_rules_that_would_surprise_are_refused(rule, message):
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("2026-11-20T10:00:00.123456789Z", datetime.datetime(2026, 11, 20, 10, 0, 0, 123456, datetime.timezone.utc)),
-    ("2026-11-20T10:00:00+01:00", datetime.datetime(2026, 11, 20, 9, 0, 0, tzinfo=datetime.timezone.utc)),
+    ("2026-11-20T10:00:00.123456789Z", datetime.datetime(2026, 11, 20, 10, 0, 0, 123456, datetime.UTC)),
+    ("2026-11-20T10:00:00+01:00", datetime.datetime(2026, 11, 20, 9, 0, 0, tzinfo=datetime.UTC)),
     (None, retention.EPOCH),
     ("yesterday", retention.EPOCH),
 ])
