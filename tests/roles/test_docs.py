@@ -84,3 +84,10 @@ def test_every_path_make_target_and_option_the_docs_name_exists():
                     and "in_flight" not in text):
                 missing.append(text)
     assert not missing, f"named in the docs, but not in the tree: {sorted(set(missing))}"
+
+
+def test_every_file_of_a_journey_is_shown_on_a_page():
+    shown = {path for page in pages() for path in re.findall(r"<!-- file (\S+): included by make docs -->",
+                                                             page.read_text())}
+    files = {str(path.relative_to(ROOT)) for path in (ROOT / "docs" / "journeys").rglob("*") if path.is_file()}
+    assert files <= shown, f"journey files no page shows: {sorted(files - shown)}"
