@@ -27,7 +27,7 @@ help:
 	@echo "make test       lint, unit tests and every Molecule scenario: $(SCENARIOS)"
 	@echo "make bench      the measurements, side by side, into reports/bench/ (BENCH_ROUNDS=$(BENCH_ROUNDS))"
 	@echo "make images     build the offline test images (reused while unchanged)"
-	@echo "make docs       write defaults/main.yml and the README's option tables from each role's argument spec"
+	@echo "make docs       the generated parts of the docs (defaults/main.yml, option tables), then the site into site/"
 	@echo "make collection build the collection dockyard.registry into dist/ (collection-test: ansible-test on it)"
 	@echo "make release    the changelog from its fragments, then the collection and its checks"
 
@@ -78,9 +78,11 @@ release: venv
 	$(MAKE) collection-test collection-check
 	@echo "dockyard.registry $(VERSION) is $(TARBALL); commit the changelog and tag it: git tag v$(VERSION)"
 
-# Each option is described once, in its role's meta/argument_specs.yml.
+# Each option is described once, in its role's meta/argument_specs.yml: the
+# generated parts of the pages, then the site (mkdocs-material) into site/.
 docs: venv
 	python3 tools/docs.py
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 
 lint: host-test venv
 	yamllint --strict .

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The journey "try it" (docs/journeys/try-it/commands.sh), as the README shows
+# The journey "try it" (docs/journeys/try-it/commands.sh), as its guide shows
 # it, on this very machine (where dockerd may be a plain process, as on CI
 # runners), on a port of its own: make demo gets DEMO_PORT=<port>, the other
 # commands the demo's address on it in place of 127.0.0.1:5443. Before the
@@ -48,4 +48,4 @@ if ! diff <(echo "$before") <(snapshot); then
   fail "make demo and make demo-down changed /etc/docker (above)"
 fi
 [[ -z $(tags) ]] || fail "make demo-down left image tags of $address: $(tags)"
-echo "demo-check: the journey ran as the README shows it, and /etc/docker is as it was before make demo"
+echo "demo-check: the journey ran as its guide shows it, and /etc/docker is as it was before make demo"

@@ -7,7 +7,7 @@ results.yaml). The suite marks each API and each kind of content Pass, FAIL,
 Skip (the registry answered that it does not support it) or Disabled (turned
 off below). A run passes when exactly the known gaps of that version fail:
 a new failure fails the test, and so does a gap that went away (update the
-README's Compatibility table then).
+docs/reference/compatibility.md then).
 """
 
 import os
@@ -26,7 +26,7 @@ REPORTS = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "reports" / "conforma
 UNSUPPORTED = ["API_REFERRER", "DATA_SHA512", "DATA_SUBJECT", "DATA_SUBJECT_MISSING",
                "DATA_SUBJECT_LIST", "DATA_NONDISTRIBUTABLE"]
 
-# What distribution 2.8 gets wrong (README, Compatibility): it accepts chunks
+# What distribution 2.8 gets wrong (docs/reference/compatibility.md): it accepts chunks
 # out of order (202, not 416), breaks off an invalid Range request, and
 # answers a malformed digest with 500 instead of 400. The suite counts these
 # under the APIs and content kinds named here.

@@ -1,10 +1,13 @@
-"""Each option is described once, in its role's meta/argument_specs.yml.
+"""Each option is described once, in its role's meta/argument_specs.yml; the docs hold.
 
-defaults/main.yml and the README's option tables are generated from the specs
-by `make docs` (tools/docs.py); these tests fail when either is stale, and
-when a spec leaves an option without a description or default.
+defaults/main.yml and each role's option table (docs/reference/roles/) are
+generated from the specs by `make docs` (tools/docs.py); these tests fail when
+either is stale, and when a spec leaves an option without a description or
+default. The docs site builds with every link and anchor resolved, and the
+README stays a landing page whose links all lead somewhere.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +32,62 @@ def test_every_option_has_a_description_and_a_default(role):
         assert option.get("description"), f"{role}: {name} has no description"
         assert "default" in option or option.get("required"), f"{role}: {name} has no default"
         assert name.startswith(role + "_"), f"{role}: {name} does not carry the role's prefix"
+
+
+def test_the_site_builds_with_every_link_and_anchor_resolved(tmp_path):
+    result = subprocess.run([str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "--quiet",
+                             "--site-dir", str(tmp_path / "site")],
+                            cwd=ROOT, capture_output=True, text=True, check=False, env={"NO_MKDOCS_2_WARNING": "1"})
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("readme", ["README.md", "collections/ansible_collections/dockyard/registry/README.md"])
+def test_the_readmes_link_only_to_what_exists(readme):
+    path = ROOT / readme
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", path.read_text())
+    assert links or readme != "README.md"
+    missing = [link for link in links if not link.startswith("https://") and not (path.parent / link).exists()]
+    assert not missing, f"{readme} links to what does not exist: {missing}"
+
+
+def test_the_readme_is_a_landing_page():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+
+
+def pages():
+    return ([ROOT / "README.md", ROOT / "collections/ansible_collections/dockyard/registry/README.md"]
+            + sorted(path for path in (ROOT / "docs").rglob("*.md")))
+
+
+CODE = ("roles/", "playbooks/", "library/", "module_utils/", "filter_plugins/", "tools/", "benchmarks/", "demo/")
+TREE = ("tests/", "molecule/", "docs/", "inventory.example/", "collections/") + CODE
+
+
+def test_every_path_make_target_and_option_the_docs_name_exists():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = {target for line in re.findall(r"^([a-z][\w -]*):", makefile, re.M) for target in line.split()}
+    code = " ".join(path.read_text() for prefix in CODE for path in (ROOT / prefix).rglob("*") if path.is_file())
+    options = {name for spec in ROOT.glob("roles/*/meta/argument_specs.yml")
+               for entry in yaml.safe_load(spec.read_text())["argument_specs"].values() for name in entry["options"]}
+    missing = []
+    for page in pages():
+        for text in re.findall(r"`([^`\n]+)`", page.read_text()):
+            missing += [f"make {target}" for target in re.findall(r"\bmake ([a-z][\w-]*)", text)
+                        if target not in targets and not target.startswith("molecule-")]
+            # A path of the tree: a file with its extension, or a folder with its slash.
+            if text.startswith(TREE) and re.fullmatch(r"[\w./-]+(\.\w+|/)", text) and not (ROOT / text).exists():
+                missing.append(text)
+            # An option, or another name of the code (a module, a role, a registered result); metrics are
+            # distribution's.
+            if (re.fullmatch(r"(registry|docker_engine|redis_server)_\w+", text) and text not in options
+                    and not re.search(rf"\b{text}\b", code) and not text.endswith(("_total", "_seconds"))
+                    and "in_flight" not in text):
+                missing.append(text)
+    assert not missing, f"named in the docs, but not in the tree: {sorted(set(missing))}"
+
+
+def test_every_file_of_a_journey_is_shown_on_a_page():
+    shown = {path for page in pages() for path in re.findall(r"<!-- file (\S+): included by make docs -->",
+                                                             page.read_text())}
+    files = {str(path.relative_to(ROOT)) for path in (ROOT / "docs" / "journeys").rglob("*") if path.is_file()}
+    assert files <= shown, f"journey files no page shows: {sorted(files - shown)}"

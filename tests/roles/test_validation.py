@@ -103,7 +103,7 @@ RETENTION = dict(DELETES, registry_gc_schedule="Sun *-*-* 03:00", registry_reten
                  registry_retention_rules=[{"repositories": "ci/*", "keep_last": 10, "keep_tags": ["latest", "v[0-9].*"],
                                             "older_than": "30d"}, {"repositories": "*", "older_than": "52w"}])
 REPLICA_B = dict(REPLICAS, registry_bind_address="10.0.0.6")
-# Two teams and a CI user on one registry (README, Access rules).
+# Two teams and a CI user on one registry (docs/guides/teams.md).
 TEAMS = {"registry_users": users(("ci", SECRETS["user"]), ("alice", SECRETS["user"]), ("bob", SECRETS["user"])),
          "registry_frontend_access_groups": {"team-a": ["alice"], "team-b": ["bob"]},
          "registry_frontend_access_catalog": ["ci"],
@@ -483,7 +483,7 @@ CASES = [
                        "registry_config": {"reporting": {"bugsnag": {"apikey": "x"}}, "redis": {"pool": {"maxidle": 16}},
                                            "storage": {"cache": {"blobdescriptor": "inmemory"}}}},
      "registry_config.reporting, registry_config.redis.pool: distribution 3.x (registry_image registry:3) no longer "
-     "reads them, and would ignore them or fail to start. Remove them (README, Upgrading from 2.x)."),
+     "reads them, and would ignore them or fail to start. Remove them (docs/guides/upgrading.md)."),
     ("removed-driver-in-3x", {"registry_image": "registry:3", "registry_config": {"storage": {"swift": {}}}},
      "registry_config.storage.swift: distribution 3.x (registry_image registry:3) no longer reads it"),
     ("otlp-2x", {"registry_otlp_endpoint": "http://otel.example.com:4318"},

@@ -1,4 +1,4 @@
-"""The access rules, compiled and rendered into the vhost, decide as the README says.
+"""The access rules, compiled and rendered into the vhost, decide as docs/guides/teams.md says.
 
 The vhost's map blocks are evaluated here as nginx evaluates them (exact keys
 first, then the regular expressions in their order, the first match winning),
