@@ -79,10 +79,13 @@ release: venv
 	@echo "dockyard.registry $(VERSION) is $(TARBALL); commit the changelog and tag it: git tag v$(VERSION)"
 
 # Each option is described once, in its role's meta/argument_specs.yml: the
-# generated parts of the pages, then the site (mkdocs-material) into site/.
+# generated parts of the pages, then the site (mkdocs-material) into site/,
+# then its pages rendered in headless Chromium (screenshots in reports/docs/).
+# make test builds the site too (tests/roles/test_docs.py), not the rendering.
 docs: venv
 	python3 tools/docs.py
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
+	tests/docs-check.sh
 
 lint: host-test venv
 	yamllint --strict .

@@ -91,3 +91,11 @@ def test_every_file_of_a_journey_is_shown_on_a_page():
                                                              page.read_text())}
     files = {str(path.relative_to(ROOT)) for path in (ROOT / "docs" / "journeys").rglob("*") if path.is_file()}
     assert files <= shown, f"journey files no page shows: {sorted(files - shown)}"
+
+
+@pytest.mark.parametrize("guide", sorted(path.name for path in (ROOT / "docs" / "guides").glob("*.md")))
+def test_a_guide_reaches_its_first_command_within_60_lines(guide):
+    lines = (ROOT / "docs" / "guides" / guide).read_text().splitlines()
+    first = next((number for number, line in enumerate(lines, 1)
+                  if line.startswith("```") or re.search(r"`(ansible-playbook|ansible-galaxy|make) ", line)), None)
+    assert first and first <= 60, f"{guide}: the first command is at line {first}"

@@ -4,8 +4,8 @@ cp -r inventory.example inventory
 # Write your registry host and Docker hosts in inventory/hosts.yml, the
 # certificate's settings in inventory/group_vars/registries/certificate.yml,
 # the hosts' in inventory/group_vars/docker_clients/main.yml, and the CI
-# user's password in inventory/group_vars/all/vault.yml (docs/guides/first-registry.md
-# shows them all).
+# user's password in inventory/group_vars/all/vault.yml (the guide
+# docs/guides/first-registry.md shows each file).
 # Put the files your CA gave you in inventory/files/: registry.crt (the
 # registry's certificate), intermediates.pem (the chain), registry.key (its
 # private key) and registry-ca.crt (the root the Docker hosts trust).
