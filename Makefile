@@ -91,6 +91,7 @@ lint: host-test venv
 	yamllint --strict .
 	ansible-lint
 	ruff check .
+	cd $(COLLECTION) && antsibull-changelog lint
 
 # Each role test is a real ansible-playbook run: two at a time.
 unit: venv
