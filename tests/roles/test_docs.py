@@ -7,6 +7,7 @@ default. The docs site builds with every link and anchor resolved, and the
 README stays a landing page whose links all lead somewhere.
 """
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -16,6 +17,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+# tools/docs.py: which pages the docs are.
+SPEC = importlib.util.spec_from_file_location("docs", ROOT / "tools" / "docs.py")
+docs = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(docs)
 ROLES = sorted(p.parent.parent.name for p in ROOT.glob("roles/*/meta/argument_specs.yml"))
 
 
@@ -41,22 +46,16 @@ def test_the_site_builds_with_every_link_and_anchor_resolved(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("readme", ["README.md", "collections/ansible_collections/dockyard/registry/README.md"])
-def test_the_readmes_link_only_to_what_exists(readme):
-    path = ROOT / readme
+@pytest.mark.parametrize("path", [docs.README, docs.COLLECTION_README], ids=lambda path: str(path.relative_to(ROOT)))
+def test_the_readmes_link_only_to_what_exists(path):
     links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", path.read_text())
-    assert links or readme != "README.md"
+    assert links or path != docs.README
     missing = [link for link in links if not link.startswith("https://") and not (path.parent / link).exists()]
-    assert not missing, f"{readme} links to what does not exist: {missing}"
+    assert not missing, f"{path.relative_to(ROOT)} links to what does not exist: {missing}"
 
 
 def test_the_readme_is_a_landing_page():
-    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
-
-
-def pages():
-    return ([ROOT / "README.md", ROOT / "collections/ansible_collections/dockyard/registry/README.md"]
-            + sorted(path for path in (ROOT / "docs").rglob("*.md")))
+    assert len(docs.README.read_text().splitlines()) <= 200
 
 
 CODE = ("roles/", "playbooks/", "library/", "module_utils/", "filter_plugins/", "tools/", "benchmarks/", "demo/")
@@ -70,7 +69,7 @@ def test_every_path_make_target_and_option_the_docs_name_exists():
     options = {name for spec in ROOT.glob("roles/*/meta/argument_specs.yml")
                for entry in yaml.safe_load(spec.read_text())["argument_specs"].values() for name in entry["options"]}
     missing = []
-    for page in pages():
+    for page in docs.pages():
         for text in re.findall(r"`([^`\n]+)`", page.read_text()):
             missing += [f"make {target}" for target in re.findall(r"\bmake ([a-z][\w-]*)", text)
                         if target not in targets and not target.startswith("molecule-")]
@@ -87,7 +86,7 @@ def test_every_path_make_target_and_option_the_docs_name_exists():
 
 
 def test_every_file_of_a_journey_is_shown_on_a_page():
-    shown = {path for page in pages() for path in re.findall(r"<!-- file (\S+): included by make docs -->",
+    shown = {path for page in docs.pages() for path in re.findall(r"<!-- file (\S+): included by make docs -->",
                                                              page.read_text())}
     files = {str(path.relative_to(ROOT)) for path in (ROOT / "docs" / "journeys").rglob("*") if path.is_file()}
     assert files <= shown, f"journey files no page shows: {sorted(files - shown)}"
