@@ -13,10 +13,12 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import posixpath
 import re
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import yaml
@@ -304,6 +306,10 @@ def calendar(value):
     return isinstance(value, str) and bool(CALENDAR.fullmatch(value)) and value.strip() == value
 
 
+def count(value):
+    return _is_int(value) and int(value) >= 0
+
+
 def eab_kid(value):
     return isinstance(value, str) and bool(EAB_KID.fullmatch(value))
 
@@ -313,62 +319,74 @@ def eab_hmac_key(value):
 
 
 # name: (check, what is expected, whether the value may be shown)
+class Grammar(NamedTuple):
+    check: Callable[[object], bool]
+    # What to give, as the refusal says it.
+    expected: str
+    # Whether a refusal shows the value (never a secret's).
+    visible: bool
+    # The part of the value that is checked and shown (a path's file name), if not all of it.
+    part: Callable[[str], str] | None = None
+
+
+# The grammars an option's argument spec may name (grammar: NAME).
 GRAMMARS = {
-    "host": (host, "a bare host name or IP address (letters, digits, '-' and '.'; no scheme, port, path or spaces)", True),
-    "ip": (ip, "an IP address such as 127.0.0.1 or 10.0.0.5", True),
-    "dns_name": (dns_name, "a DNS name (letters, digits, '-' and '.'; no IP address, scheme, port or path)", True),
-    "host_port": (host_port, "host[:port] as in image names, e.g. registry.example.com:5000 or [2001:db8::1]:443 "
+    "host": Grammar(host, "a bare host name or IP address (letters, digits, '-' and '.'; no scheme, port, path or spaces)", True),
+    "ip": Grammar(ip, "an IP address such as 127.0.0.1 or 10.0.0.5", True),
+    "host_port": Grammar(host_port, "host[:port] as in image names, e.g. registry.example.com:5000 or [2001:db8::1]:443 "
                              "(no scheme, path or spaces; port 1-65535)", True),
-    "cidr": (cidr, "an IP address or a CIDR network such as 10.0.0.0/8", True),
-    "port": (port, "a port number from 1 to 65535", True),
-    "port_or_zero": (port_or_zero, "a port number from 1 to 65535, or 0 for none", True),
-    "batch": (batch, "a number of hosts, or a percentage of the group such as 25%", True),
-    "percentage": (percentage, "a whole number from 0 to 100", True),
-    "seconds": (seconds, "a whole number of seconds from 0 to 3600", True),
-    "root_url": (root_url, "the root URL of a registry, http(s)://host[:port], with no credentials, path, "
+    "cidr": Grammar(cidr, "an IP address or a CIDR network such as 10.0.0.0/8", True),
+    "port": Grammar(port, "a port number from 1 to 65535", True),
+    "port_or_zero": Grammar(port_or_zero, "a port number from 1 to 65535, or 0 for none", True),
+    "batch": Grammar(batch, "a number of hosts, or a percentage of the group such as 25%", True),
+    "percentage": Grammar(percentage, "a whole number from 0 to 100", True),
+    "seconds": Grammar(seconds, "a whole number of seconds from 0 to 3600", True),
+    "root_url": Grammar(root_url, "the root URL of a registry, http(s)://host[:port], with no credentials, path, "
                            "query or spaces (give an account in the username and password settings)", True),
-    "https_root_url": (https_root_url, "an https:// root URL, https://host[:port], with no credentials, path, "
+    "https_root_url": Grammar(https_root_url, "an https:// root URL, https://host[:port], with no credentials, path, "
                                        "query or spaces", True),
-    "repo_url": (repo_url, "an http(s):// URL with no credentials, query, fragment or spaces", True),
-    "endpoint_url": (root_url, "an http(s)://host[:port] URL with no credentials, path, query or spaces", True),
-    "https_url": (https_url, "an https:// URL with no credentials, query, fragment or spaces", True),
-    "insecure_registry": (insecure_registry, "host[:port] as in image names, or a CIDR network such as "
+    "repo_url": Grammar(repo_url, "an http(s):// URL with no credentials, query, fragment or spaces", True),
+    "endpoint_url": Grammar(root_url, "an http(s)://host[:port] URL with no credentials, path, query or spaces", True),
+    "https_url": Grammar(https_url, "an https:// URL with no credentials, query, fragment or spaces", True),
+    "insecure_registry": Grammar(insecure_registry, "host[:port] as in image names, or a CIDR network such as "
                                              "10.1.0.0/16 (no scheme or path)", True),
-    "instance_name": (instance_name, "1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit "
+    "instance_name": Grammar(instance_name, "1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit "
                                      "(it names a container, files and an nginx vhost)", True),
-    "file_name": (file_name, "a plain file name (letters, digits, '.', '_', '+', '@' or '-')", True),
-    "host_path": (host_path, "an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
+    "file_name": Grammar(file_name, "a plain file name (letters, digits, '.', '_', '+', '@' or '-')", True,
+                         posixpath.basename),
+    "host_path": Grammar(host_path, "an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
                              "no '..', spaces, quotes or shell characters)", True),
-    "host_dir": (host_dir, "an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
+    "host_dir": Grammar(host_dir, "an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
                            "no '..', spaces or shell characters), below a system directory such as /srv, "
                            "/var/lib or /etc, never the system directory itself", True),
-    "user_name": (user_name, "1 to 64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or "
+    "user_name": Grammar(user_name, "1 to 64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or "
                              "digit (no ':', spaces or line breaks)", True),
-    "password": (password, "1 to 72 bytes (bcrypt ignores the rest) without line breaks or NUL", False),
-    "secret": (secret, "1 to 4096 characters without line breaks or other control characters", False),
-    "email": (email, "an e-mail address such as ops@example.com", True),
-    "duration": (duration, "a Go duration such as 168h or 90m", True),
-    "image": (image, "an image reference such as registry:2 or mirror.example.com/library/registry:3.0.0", True),
-    "s3_bucket": (s3_bucket, "an S3 bucket name: 3 to 63 lower-case letters, digits, '.' or '-', starting and "
+    "password": Grammar(password, "1 to 72 bytes (bcrypt ignores the rest) without line breaks or NUL", False),
+    "secret": Grammar(secret, "1 to 4096 characters without line breaks or other control characters", False),
+    "email": Grammar(email, "an e-mail address such as ops@example.com", True),
+    "duration": Grammar(duration, "a Go duration such as 168h or 90m", True),
+    "image": Grammar(image, "an image reference such as registry:2 or mirror.example.com/library/registry:3.0.0", True),
+    "s3_bucket": Grammar(s3_bucket, "an S3 bucket name: 3 to 63 lower-case letters, digits, '.' or '-', starting and "
                              "ending with a letter or digit", True),
-    "s3_region": (s3_region, "a region name such as us-east-1 (lower-case letters, digits and '-')", True),
-    "access_key": (access_key, "an access key id as the S3 service gave it (letters, digits and '+/=._-')", False),
-    "inventory_name": (inventory_name, "an inventory host name (letters, digits, '_', '.', ':' or '-')", True),
-    "redis_password": (redis_password, "16 to 512 letters, digits or punctuation (no spaces, quotes or backslashes)",
+    "s3_region": Grammar(s3_region, "a region name such as us-east-1 (lower-case letters, digits and '-')", True),
+    "access_key": Grammar(access_key, "an access key id as the S3 service gave it (letters, digits and '+/=._-')", False),
+    "inventory_name": Grammar(inventory_name, "an inventory host name (letters, digits, '_', '.', ':' or '-')", True),
+    "redis_password": Grammar(redis_password, "16 to 512 letters, digits or punctuation (no spaces, quotes or backslashes)",
                        False),
-    "memory": (memory, "a redis memory size such as 512mb or 2gb (a number, optionally with k, kb, m, mb, g or gb)",
+    "memory": Grammar(memory, "a redis memory size such as 512mb or 2gb (a number, optionally with k, kb, m, mb, g or gb)",
                True),
-    "disk_size": (disk_size, "a size such as 512m or 10g (a number, optionally with k, m or g)", True),
-    "repository_pattern": (repository_pattern, "a shell pattern of repository names such as ci/* or team-?/app "
+    "disk_size": Grammar(disk_size, "a size such as 512m or 10g (a number, optionally with k, m or g)", True),
+    "repository_pattern": Grammar(repository_pattern, "a shell pattern of repository names such as ci/* or team-?/app "
                                                "(lower-case letters, digits, '._/-' and '*?[]!')", True),
-    "access_pattern": (access_pattern, "a repository name, or one with '*' for any characters ('/' too), such as "
+    "access_pattern": Grammar(access_pattern, "a repository name, or one with '*' for any characters ('/' too), such as "
                                        "team-a/* or base/python (lower-case letters, digits, '._/-' and '*')", True),
-    "age": (age, "a number and a unit, s, m, h, d or w, such as 30d", True),
-    "regex": (regex, "a (Python) regular expression of at most 256 characters, such as v[0-9].*", True),
-    "calendar": (calendar, "a systemd calendar expression such as daily or Sun *-*-* 03:00 (letters, digits, "
+    "age": Grammar(age, "a number and a unit, s, m, h, d or w, such as 30d", True),
+    "regex": Grammar(regex, "a (Python) regular expression of at most 256 characters, such as v[0-9].*", True),
+    "calendar": Grammar(calendar, "a systemd calendar expression such as daily or Sun *-*-* 03:00 (letters, digits, "
                            "spaces and '*:/,.~+-')", True),
-    "eab_kid": (eab_kid, "an EAB key id as the CA gave it (letters, digits and '._~+/=-')", True),
-    "eab_hmac_key": (eab_hmac_key, "the CA's base64url HMAC key (at least 16 characters of A-Z, a-z, 0-9, '-', '_')",
+    "count": Grammar(count, "a whole number, 0 or more", True),
+    "eab_kid": Grammar(eab_kid, "an EAB key id as the CA gave it (letters, digits and '._~+/=-')", True),
+    "eab_hmac_key": Grammar(eab_hmac_key, "the CA's base64url HMAC key (at least 16 characters of A-Z, a-z, 0-9, '-', '_')",
                      False),
 }
 
@@ -384,49 +402,62 @@ def _shown(value):
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-def _refusal(variable, value, grammar):
-    check, expected, visible = GRAMMARS[grammar]
-    if check(value):
+def _refusal(variable, value, name):
+    grammar = GRAMMARS[name]
+    if grammar.part and isinstance(value, str):
+        value = grammar.part(value)
+    if grammar.check(value):
         return None
-    if visible:
-        return f"{variable} {_shown(value)} is not valid: give {expected}."
-    return f"{variable} is not valid: give {expected}."
+    if grammar.visible:
+        return f"{variable} {_shown(value)} is not valid: give {grammar.expected}."
+    return f"{variable} is not valid: give {grammar.expected}."
 
 
 def dockyard_refusals(checks):
-    """Sentences for the values that break their grammar.
+    """Sentences for the values computed from options that break their grammar.
 
-    checks: a list of [variable, value, grammar]. The grammar may be prefixed
-    with "optional:" (an empty string or null passes) and/or "list:" (the value
-    is a list and each item must match).
+    checks: a list of [what, value, grammar]. The grammar may be prefixed with
+    "list:" (the value is a list and each item must match).
     """
-    sentences = []
-    for variable, value, grammar in checks:
-        optional = grammar.startswith("optional:")
-        grammar = grammar.removeprefix("optional:")
-        if optional and value in ("", None):
-            continue
-        if grammar.startswith("list:"):
-            grammar = grammar.removeprefix("list:")
-            if not isinstance(value, (list, tuple)):
-                sentences.append(f"{variable} must be a list, not {_shown(value)}.")
-                continue
-            sentences.extend(s for s in (_refusal(f"{variable}[{i}]", item, grammar)
-                                         for i, item in enumerate(value)) if s)
-        else:
-            sentence = _refusal(variable, value, grammar)
-            if sentence:
-                sentences.append(sentence)
-    return sentences
+    return [sentence for what, value, grammar in checks
+            for sentence in _value_refusals(what, value, {"type": "list", "grammar": grammar.removeprefix("list:")}
+                                            if grammar.startswith("list:") else {"grammar": grammar})]
 
 
-def dockyard_record_refusals(records, variable, fields, unique=None):
-    """Sentences for the records (dicts) of a list whose fields break their grammars.
+def _may_be_empty(spec):
+    """Whether an empty value ("" or null; a list's is null) stands for none: the option's default is one."""
+    return spec.get("default", "unset") in ("", None)
 
-    fields: {field: grammar}, with the prefixes dockyard_refusals knows; a
-    field that is absent passes (the argument spec says which are required).
-    unique: a field whose values must differ.
-    """
+
+def _items(value):
+    """A list's items, a flattened list of lists (the members of groups)."""
+    return [item for entry in value for item in (entry if isinstance(entry, (list, tuple)) else [entry])]
+
+
+def _value_refusals(variable, value, spec):
+    """Sentences for a value that breaks the grammar its spec declares (a list's items, a record's fields, a
+    group mapping's names and members)."""
+    if value is None or isinstance(value, str) and value == "" and spec.get("type") != "list":
+        if _may_be_empty(spec):
+            return []
+    if spec.get("type") == "list":
+        if spec.get("options"):
+            return _record_refusals(variable, value, spec["options"])
+        if not isinstance(value, (list, tuple)):
+            return [f"{variable} must be a list, not {_shown(value)}."]
+        return [s for s in (_refusal(f"{variable}[{i}]", item, spec["grammar"]) for i, item in enumerate(value)) if s]
+    if spec.get("type") == "dict":
+        if not isinstance(value, Mapping):
+            return [f"{variable} must be a mapping, not {_shown(value)}."]
+        items = {"type": "list", "grammar": spec["grammar"]}
+        return (_value_refusals(f"{variable} names", list(value), items)
+                + _value_refusals(f"{variable} members", _items(value.values()), items))
+    return [s for s in [_refusal(variable, value, spec["grammar"])] if s]
+
+
+def _record_refusals(variable, records, fields):
+    """Sentences for the records (mappings) of a list whose fields break their grammars or repeat a field
+    declared unique. A field that is absent or null passes (the argument spec says which are required)."""
     if not isinstance(records, (list, tuple)):
         return [f"{variable} must be a list of mappings, not {_shown(records)}."]
     sentences = []
@@ -435,33 +466,43 @@ def dockyard_record_refusals(records, variable, fields, unique=None):
         if not isinstance(record, Mapping):
             sentences.append(f"{variable}[{index}] must be a mapping.")
             continue
-        for field, grammar in fields.items():
-            if field in record and record[field] is not None:
-                sentences += dockyard_refusals([[f"{variable}[{index}].{field}", record[field], grammar]])
-        if unique and unique in record:
-            key = str(record[unique])
-            if key in seen:
-                sentences.append(f"{variable}[{index}] repeats {unique} {_shown(record[unique])} "
-                                 f"of {variable}[{seen[key]}]: each must be listed once.")
-            seen.setdefault(key, index)
+        for field, spec in fields.items():
+            if "grammar" in spec and record.get(field) is not None:
+                sentences += _value_refusals(f"{variable}[{index}].{field}", record[field], spec)
+            if spec.get("unique") and field in record:
+                key = str(record[field])
+                if key in seen.setdefault(field, {}):
+                    sentences.append(f"{variable}[{index}] repeats {field} {_shown(record[field])} "
+                                     f"of {variable}[{seen[field][key]}]: each must be listed once.")
+                seen[field].setdefault(key, index)
     return sentences
+
+
+def _checked(spec):
+    return "grammar" in spec or any("grammar" in field or field.get("unique")
+                                    for field in (spec.get("options") or {}).values())
+
+
+def dockyard_option_refusals(options, values):
+    """Sentences for the options whose value breaks the grammar their argument spec declares.
+
+    options: the options of a role's argument spec, {name: spec}; an option's
+    spec may name a grammar (grammar: NAME, a key of GRAMMARS), and so may the
+    fields of a list of records, which may also be declared unique (unique:
+    true). A list's items each match the grammar, a mapping's names and
+    members do (groups), and an empty value ("" or null) passes where the
+    option's default is one.
+    values: the options' values, in the order of options.
+    """
+    return [sentence for (name, spec), value in zip(options.items(), values, strict=True) if _checked(spec)
+            for sentence in _value_refusals(name, value, spec)]
 
 
 def dockyard_retention_refusals(rules, variable):
-    """Sentences for the retention rules that break a grammar or would let every tag go."""
-    fields = {"repositories": "repository_pattern", "keep_tags": "list:regex", "older_than": "optional:age"}
-    sentences = dockyard_record_refusals(rules, variable, fields)
-    if sentences:
-        return sentences
-    for index, rule in enumerate(rules):
-        if not (_is_int(rule.get("keep_last", 0)) and int(rule.get("keep_last", 0)) >= 0):
-            sentences.append(f"{variable}[{index}].keep_last {_shown(rule.get('keep_last'))} is not valid: "
-                             "give a whole number, 0 or more.")
-        elif not (int(rule.get("keep_last", 0)) or rule.get("older_than")):
-            sentences.append(f"{variable}[{index}] ({rule.get('repositories')}) sets neither keep_last above 0 nor "
-                             "older_than, so every tag keep_tags does not name would go: set keep_last, older_than "
-                             "or both.")
-    return sentences
+    """Sentences for the retention rules that would let every tag go (their grammars are checked before)."""
+    return [f"{variable}[{index}] ({rule.get('repositories')}) sets neither keep_last above 0 nor older_than, so every "
+            "tag keep_tags does not name would go: set keep_last, older_than or both."
+            for index, rule in enumerate(rules) if not (int(rule.get("keep_last", 0)) or rule.get("older_than"))]
 
 
 def dockyard_in_state(records, state):
@@ -675,7 +716,7 @@ class FilterModule:
     def filters(self):
         return {
             "refusals": dockyard_refusals,
-            "record_refusals": dockyard_record_refusals,
+            "option_refusals": dockyard_option_refusals,
             "retention_refusals": dockyard_retention_refusals,
             "in_state": dockyard_in_state,
             "redact": dockyard_redact,

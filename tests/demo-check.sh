@@ -6,7 +6,9 @@
 # last command (make demo-down), the commands make demo printed must be the
 # journey's, and the registry must hold both pushes and refuse a wrong
 # password; after it, /etc/docker must be exactly as it was (same paths,
-# modes, contents) and no image tag of the demo's address may be left.
+# modes, contents) and no image tag of the demo's address may be left. How
+# long make demo took and what it holds on disk go to reports/timings/
+# (make-demo), which the README shows from tests/timings.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-5443}
@@ -28,10 +30,20 @@ mapfile -t typed < <(grep -v -e '^#' -e '^$' docs/journeys/try-it/commands.sh | 
 [[ ${typed[0]} == "make demo" && ${typed[-1]} == "make demo-down" ]] \
   || fail "the journey does not start with make demo and end with make demo-down"
 export DEMO_PORT=$port
-for command in "${typed[@]::${#typed[@]}-1}"; do
+# make demo timed (its images are built already), for the README.
+echo "demo-check: \$ ${typed[0]}"
+python3 tests/timings.py run make-demo -- bash -euo pipefail -c "${typed[0]}"
+for command in "${typed[@]:1:${#typed[@]}-2}"; do
   echo "demo-check: \$ $command"
   bash -euo pipefail -c "$command"
 done
+# What the demo holds on disk: its images (each with the layers it shares), their
+# archives, the Python environment and the sandbox's own writes.
+images=$(($(docker image inspect --format '{{.Size}}' dockyard-test/systemd:bookworm dockyard-test/registry:2 \
+  dockyard-test/busybox:latest | paste -sd+)))
+files=$(du -sb --total .venv .cache/images/registry-2.tar .cache/images/busybox.tar | tail -1 | cut -f1)
+sandbox=$(docker container inspect --size --format '{{.SizeRw}}' dockyard-demo)
+python3 tests/timings.py note make-demo disk_bytes=$((images + files + sandbox))
 
 printed=$(grep -v -e '^$' .demo/what-now.txt | sed -n 's/^  //p' | grep -v -e '^ ' || true)
 expected=$(printf '%s\n' "${typed[@]:1}")

@@ -6,6 +6,8 @@
     timings.py stages SCENARIO           a filter: pass molecule's output
                                          through, noting when each stage
                                          (create, converge, verify, ...) began
+    timings.py note PHASE KEY=NUMBER...  add figures to a phase's entry (what
+                                         make demo took of disk)
     timings.py report [--save FILE]      print the table of this run next to
                                          the record (tests/timings.json), and
                                          with --save write this run there
@@ -46,6 +48,14 @@ def run(phase, command):
     code = subprocess.call(command)
     write(phase, {"seconds": round(time.time() - start, 1), "passed": code == 0, "start": start})
     return code
+
+
+def note(phase, figures):
+    path = OUT / f"{phase}.json"
+    entry = json.loads(path.read_text())
+    entry.update({key: float(value) for key, value in (figure.split("=", 1) for figure in figures)})
+    write(phase, entry)
+    return 0
 
 
 def stages(scenario):
@@ -116,12 +126,17 @@ def main(argv=None):
     run_verb = verbs.add_parser("run")
     run_verb.add_argument("phase")
     run_verb.add_argument("command", nargs=argparse.REMAINDER)
+    note_verb = verbs.add_parser("note")
+    note_verb.add_argument("phase")
+    note_verb.add_argument("figures", nargs="+", metavar="KEY=NUMBER")
     verbs.add_parser("stages").add_argument("scenario")
     verbs.add_parser("report").add_argument("--save", metavar="FILE")
     verbs.add_parser("longest-first").add_argument("scenarios", nargs="+")
     args = parser.parse_args(argv)
     if args.verb == "run":
         return run(args.phase, args.command[1:] if args.command[:1] == ["--"] else args.command)
+    if args.verb == "note":
+        return note(args.phase, args.figures)
     if args.verb == "stages":
         return stages(args.scenario)
     if args.verb == "longest-first":

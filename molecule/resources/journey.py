@@ -22,7 +22,8 @@ already there before its first command.
 Run again on the same WORKDIR, it is the operator's second run: of the
 commands after the one that made inventory/ (all of them, for a journey that
 went on from another), those that run a playbook (ansible-playbook) are typed
-again.
+again, but for the playbooks that act on every run (OPERATIONS: a collection,
+a backup, a restore), which a second run would repeat rather than find done.
 
 The record (JSON) lists each command typed with its return code, seconds and
 output; the run stops at the first command that fails, exiting 1.
@@ -41,6 +42,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+# Playbooks that act on every run, which the operator's second run does not type again.
+OPERATIONS = ("playbooks/gc.yml", "playbooks/backup.yml", "playbooks/restore.yml")
+
+
+def typed_again(command):
+    """Whether the operator's second run types the command again: a playbook run that deploys."""
+    return command.startswith("ansible-playbook ") and not any(playbook in command.split() for playbook in OPERATIONS)
 
 
 def commands(journey):
@@ -95,7 +105,7 @@ def main(argv=None):
         state_file.write_text(json.dumps(made_by))
 
     if journey.name in made_by:
-        typed = [command for command in typed[made_by[journey.name] + 1:] if command.startswith("ansible-playbook ")]
+        typed = [command for command in typed[made_by[journey.name] + 1:] if typed_again(command)]
     elif (workdir / "inventory").is_dir():
         inventory_made(-1)
     else:

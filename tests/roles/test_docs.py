@@ -98,3 +98,16 @@ def test_a_guide_reaches_its_first_command_within_60_lines(guide):
     first = next((number for number, line in enumerate(lines, 1)
                   if line.startswith("```") or re.search(r"`(ansible-playbook|ansible-galaxy|make) ", line)), None)
     assert first and first <= 60, f"{guide}: the first command is at line {first}"
+
+
+# Figures only a measurement gives: a ratio, a throughput, seconds with decimals, what a run took. They come from a
+# report (make docs writes them between its markers: the performance page's from benchmarks/latest.json), never
+# typed.
+MEASURED = re.compile(r"(?<![-\w.])\d+(?:\.\d+)?x\b|\b\d+(?:\.\d+)? ?[KMG]i?B/s\b|\b\d+\.\d+ ?s\b|\btook \d")
+GENERATED = re.compile(r"<!-- [^\n]*(?:generated|included) by make docs -->\n.*?<!-- end of [^\n]* -->", re.S)
+
+
+@pytest.mark.parametrize("page", docs.pages(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_no_page_types_a_measured_figure_by_hand(page):
+    text = re.sub(r"```.*?```", "", GENERATED.sub("", page.read_text()), flags=re.S)
+    assert not MEASURED.findall(text), f"{page.relative_to(ROOT)} types measured figures: {MEASURED.findall(text)}"

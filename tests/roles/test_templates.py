@@ -1,8 +1,9 @@
 """Generated files get only values that passed a grammar.
 
 Every variable a template renders into nginx's vhost, certbot's settings,
-containerd's hosts.toml, redis's settings or a systemd unit must be checked in its role's
-validate.yml with a grammar, and no such grammar lets through what would let a
+containerd's hosts.toml, redis's settings or a systemd unit must be checked with
+a grammar (declared in its option's argument spec, or, for a value computed
+from options, in its role's validate.yml), and no such grammar lets through what would let a
 value break out of its place in the file: a line break, a quote, a brace, a
 semicolon, a space (in redis's quoted strings: a line break, a quote, a space
 or a backslash; in a systemd unit: a line break, a backslash, a '%', a quote or
@@ -11,11 +12,14 @@ a semicolon).
 and json.dumps, which quote every value.)
 """
 
+import json
 import re
 from pathlib import Path
 
+import ansiblelint
 import jinja2
 import jinja2.meta
+import jsonschema
 import pytest
 import yaml
 
@@ -42,8 +46,7 @@ DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
            "registry_frontend_blob_cache_dir": ["registry_frontend_name"],
            # filter_plugins/access.py: patterns, user and group names into nginx maps
            "registry_frontend_access": ["registry_frontend_access_rules", "registry_frontend_access_catalog",
-                                        "registry_frontend_access_groups names",
-                                        "registry_frontend_access_groups members"]}
+                                        "registry_frontend_access_groups"]}
 
 
 def rendered_variables(template):
@@ -74,11 +77,17 @@ def rendered_grammars(template):
 
 
 def grammars(role):
-    """{variable: grammar} from the refusal lists of the role's validate.yml."""
+    """{variable: grammar} the role checks: the grammar each option's argument spec declares ({field: grammar} for
+    a list of records), and those of the values its validate.yml computes from options."""
+    options = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    checked = {}
+    for name, spec in options["argument_specs"]["main"]["options"].items():
+        if spec.get("options"):
+            checked[name] = {field: sub["grammar"] for field, sub in spec["options"].items() if "grammar" in sub}
+        elif "grammar" in spec:
+            checked[name] = spec["grammar"]
     text = (ROOT / "roles" / role / "tasks" / "validate.yml").read_text()
-    checked = dict(re.findall(r"\['([\w ]+?)', [^\n]*?, '([\w:]+)'\]", text))
-    for variable, fields in re.findall(r"dockyard\.registry\.record_refusals\('(\w+)',\s*(\{[^}]*\})", text, re.S):
-        checked[variable] = dict(re.findall(r"'(\w+)': '([\w:]+)'", fields))
+    checked.update(re.findall(r"\['([\w ]+?)', [^\n]*?, '([\w:]+)'\]", text))
     return checked
 
 
@@ -137,3 +146,13 @@ def test_a_replaced_replica_rests_as_long_as_the_front_end_skips_it():
     vhost = (ROOT / "roles/registry_frontend/templates/vhost.conf.j2").read_text()
     registry_vars = yaml.safe_load((ROOT / "roles/registry/vars/main.yml").read_text())
     assert re.findall(r"fail_timeout=(\d+)s", vhost) == [str(registry_vars["registry_replica_rest_seconds"])]
+
+
+@pytest.mark.parametrize("spec", sorted(ROOT.glob("roles/*/meta/argument_specs.yml")), ids=lambda path: path.parts[-3])
+def test_each_argument_spec_follows_ansible_lints_schema_with_the_grammar_keys_added(spec):
+    """ansible-lint's own schema of argument specs, which .ansible-lint cannot apply to these files: an option may
+    also name a grammar of filter_plugins/dockyard.py, and a field of a list of records be declared unique."""
+    schema = json.loads((Path(ansiblelint.__file__).parent / "schemas" / "role-arg-spec.json").read_text())
+    schema["$defs"]["option"]["properties"].update(grammar={"enum": sorted(filters.GRAMMARS)},
+                                                   unique={"type": "boolean"})
+    jsonschema.validate(yaml.safe_load(spec.read_text()), schema)
