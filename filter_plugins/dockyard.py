@@ -334,7 +334,7 @@ GRAMMARS = {
     "host": Grammar(host, "a bare host name or IP address (letters, digits, '-' and '.'; no scheme, port, path or spaces)", True),
     "ip": Grammar(ip, "an IP address such as 127.0.0.1 or 10.0.0.5", True),
     "host_port": Grammar(host_port, "host[:port] as in image names, e.g. registry.example.com:5000 or [2001:db8::1]:443 "
-                             "(no scheme, path or spaces; port 1-65535)", True),
+                         "(no scheme, path or spaces; port 1-65535)", True),
     "cidr": Grammar(cidr, "an IP address or a CIDR network such as 10.0.0.0/8", True),
     "port": Grammar(port, "a port number from 1 to 65535", True),
     "port_or_zero": Grammar(port_or_zero, "a port number from 1 to 65535, or 0 for none", True),
@@ -342,52 +342,52 @@ GRAMMARS = {
     "percentage": Grammar(percentage, "a whole number from 0 to 100", True),
     "seconds": Grammar(seconds, "a whole number of seconds from 0 to 3600", True),
     "root_url": Grammar(root_url, "the root URL of a registry, http(s)://host[:port], with no credentials, path, "
-                           "query or spaces (give an account in the username and password settings)", True),
+                        "query or spaces (give an account in the username and password settings)", True),
     "https_root_url": Grammar(https_root_url, "an https:// root URL, https://host[:port], with no credentials, path, "
-                                       "query or spaces", True),
+                              "query or spaces", True),
     "repo_url": Grammar(repo_url, "an http(s):// URL with no credentials, query, fragment or spaces", True),
     "endpoint_url": Grammar(root_url, "an http(s)://host[:port] URL with no credentials, path, query or spaces", True),
     "https_url": Grammar(https_url, "an https:// URL with no credentials, query, fragment or spaces", True),
     "insecure_registry": Grammar(insecure_registry, "host[:port] as in image names, or a CIDR network such as "
-                                             "10.1.0.0/16 (no scheme or path)", True),
+                                 "10.1.0.0/16 (no scheme or path)", True),
     "instance_name": Grammar(instance_name, "1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit "
-                                     "(it names a container, files and an nginx vhost)", True),
+                             "(it names a container, files and an nginx vhost)", True),
     "file_name": Grammar(file_name, "a plain file name (letters, digits, '.', '_', '+', '@' or '-')", True,
                          posixpath.basename),
     "host_path": Grammar(host_path, "an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
-                             "no '..', spaces, quotes or shell characters)", True),
+                         "no '..', spaces, quotes or shell characters)", True),
     "host_dir": Grammar(host_dir, "an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
-                           "no '..', spaces or shell characters), below a system directory such as /srv, "
-                           "/var/lib or /etc, never the system directory itself", True),
+                        "no '..', spaces or shell characters), below a system directory such as /srv, "
+                        "/var/lib or /etc, never the system directory itself", True),
     "user_name": Grammar(user_name, "1 to 64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or "
-                             "digit (no ':', spaces or line breaks)", True),
+                         "digit (no ':', spaces or line breaks)", True),
     "password": Grammar(password, "1 to 72 bytes (bcrypt ignores the rest) without line breaks or NUL", False),
     "secret": Grammar(secret, "1 to 4096 characters without line breaks or other control characters", False),
     "email": Grammar(email, "an e-mail address such as ops@example.com", True),
     "duration": Grammar(duration, "a Go duration such as 168h or 90m", True),
     "image": Grammar(image, "an image reference such as registry:2 or mirror.example.com/library/registry:3.0.0", True),
     "s3_bucket": Grammar(s3_bucket, "an S3 bucket name: 3 to 63 lower-case letters, digits, '.' or '-', starting and "
-                             "ending with a letter or digit", True),
+                         "ending with a letter or digit", True),
     "s3_region": Grammar(s3_region, "a region name such as us-east-1 (lower-case letters, digits and '-')", True),
     "access_key": Grammar(access_key, "an access key id as the S3 service gave it (letters, digits and '+/=._-')", False),
     "inventory_name": Grammar(inventory_name, "an inventory host name (letters, digits, '_', '.', ':' or '-')", True),
     "redis_password": Grammar(redis_password, "16 to 512 letters, digits or punctuation (no spaces, quotes or backslashes)",
-                       False),
+                              False),
     "memory": Grammar(memory, "a redis memory size such as 512mb or 2gb (a number, optionally with k, kb, m, mb, g or gb)",
-               True),
+                      True),
     "disk_size": Grammar(disk_size, "a size such as 512m or 10g (a number, optionally with k, m or g)", True),
     "repository_pattern": Grammar(repository_pattern, "a shell pattern of repository names such as ci/* or team-?/app "
-                                               "(lower-case letters, digits, '._/-' and '*?[]!')", True),
+                                  "(lower-case letters, digits, '._/-' and '*?[]!')", True),
     "access_pattern": Grammar(access_pattern, "a repository name, or one with '*' for any characters ('/' too), such as "
-                                       "team-a/* or base/python (lower-case letters, digits, '._/-' and '*')", True),
+                              "team-a/* or base/python (lower-case letters, digits, '._/-' and '*')", True),
     "age": Grammar(age, "a number and a unit, s, m, h, d or w, such as 30d", True),
     "regex": Grammar(regex, "a (Python) regular expression of at most 256 characters, such as v[0-9].*", True),
     "calendar": Grammar(calendar, "a systemd calendar expression such as daily or Sun *-*-* 03:00 (letters, digits, "
-                           "spaces and '*:/,.~+-')", True),
+                        "spaces and '*:/,.~+-')", True),
     "count": Grammar(count, "a whole number, 0 or more", True),
     "eab_kid": Grammar(eab_kid, "an EAB key id as the CA gave it (letters, digits and '._~+/=-')", True),
     "eab_hmac_key": Grammar(eab_hmac_key, "the CA's base64url HMAC key (at least 16 characters of A-Z, a-z, 0-9, '-', '_')",
-                     False),
+                            False),
 }
 
 
