@@ -318,7 +318,6 @@ def eab_hmac_key(value):
     return isinstance(value, str) and bool(BASE64URL.fullmatch(value))
 
 
-# name: (check, what is expected, whether the value may be shown)
 class Grammar(NamedTuple):
     check: Callable[[object], bool]
     # What to give, as the refusal says it.
@@ -457,7 +456,9 @@ def _value_refusals(variable, value, spec):
 
 def _record_refusals(variable, records, fields):
     """Sentences for the records (mappings) of a list whose fields break their grammars or repeat a field
-    declared unique. A field that is absent or null passes (the argument spec says which are required)."""
+    declared unique. A field that is absent passes (the argument spec says which are required), and so does a
+    null one without a default; a null one with a default passes as an option's empty value does (keep_last:
+    null is refused, older_than: null passes)."""
     if not isinstance(records, (list, tuple)):
         return [f"{variable} must be a list of mappings, not {_shown(records)}."]
     sentences = []
@@ -467,7 +468,7 @@ def _record_refusals(variable, records, fields):
             sentences.append(f"{variable}[{index}] must be a mapping.")
             continue
         for field, spec in fields.items():
-            if "grammar" in spec and record.get(field) is not None:
+            if "grammar" in spec and field in record and (record[field] is not None or "default" in spec):
                 sentences += _value_refusals(f"{variable}[{index}].{field}", record[field], spec)
             if spec.get("unique") and field in record:
                 key = str(record[field])

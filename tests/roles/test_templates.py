@@ -12,6 +12,7 @@ a semicolon).
 and json.dumps, which quote every value.)
 """
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -26,6 +27,10 @@ import yaml
 from ansible_collections.dockyard.registry.plugins.filter import dockyard as filters
 
 ROOT = Path(__file__).resolve().parents[2]
+# tools/docs.py: which values each role checks against which grammar.
+SPEC = importlib.util.spec_from_file_location("docs", ROOT / "tools" / "docs.py")
+docs = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(docs)
 
 BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x}y", "x{y", "x;y", "x y", "x\ty", "x$y", "x`y", "x#y"]
 REDIS_BREAKOUTS = ["x\ny", "x\ry", 'x"y', "x'y", "x y", "x\ty", "x\\y"]
@@ -77,17 +82,14 @@ def rendered_grammars(template):
 
 
 def grammars(role):
-    """{variable: grammar} the role checks: the grammar each option's argument spec declares ({field: grammar} for
-    a list of records), and those of the values its validate.yml computes from options."""
-    options = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    """{variable: grammar} the role checks ({field: grammar} for a list of records), as tools/docs.py reads them:
+    from the argument spec, and the values its validate.yml computes from options."""
     checked = {}
-    for name, spec in options["argument_specs"]["main"]["options"].items():
-        if spec.get("options"):
-            checked[name] = {field: sub["grammar"] for field, sub in spec["options"].items() if "grammar" in sub}
-        elif "grammar" in spec:
-            checked[name] = spec["grammar"]
-    text = (ROOT / "roles" / role / "tasks" / "validate.yml").read_text()
-    checked.update(re.findall(r"\['([\w ]+?)', [^\n]*?, '([\w:]+)'\]", text))
+    for what, field, grammar in docs.checked_values(role):
+        if field:
+            checked.setdefault(what, {})[field] = grammar
+        else:
+            checked[what] = grammar
     return checked
 
 
@@ -102,7 +104,7 @@ def test_every_rendered_variable_is_checked_by_a_grammar(template):
 
 
 def used_grammars():
-    return sorted({(template, grammar.split(":")[-1]) for template in TEMPLATES
+    return sorted({(template, grammar) for template in TEMPLATES
                    for grammar in rendered_grammars(template).values() if grammar})
 
 

@@ -18,11 +18,14 @@ SPEC = {
         "name": {"type": "str", "grammar": "user_name", "unique": True, "required": True},
         "password": {"type": "str", "grammar": "password", "no_log": True, "required": True},
         "ttl": {"type": "str", "grammar": "duration"}}},
+    "rules": {"type": "list", "elements": "dict", "default": [], "options": {
+        "keep_last": {"type": "int", "grammar": "count", "default": 0},
+        "older_than": {"type": "str", "grammar": "age", "default": ""}}},
     "free": {"type": "str", "default": "x y"},
 }
 VALID = {"port": 5000, "remote": "", "archive": "/srv/images/registry-2.tar", "allow": ["10.0.0.0/8"],
          "insecure": None, "groups": {"team-a": ["alice"]}, "users": [{"name": "ci", "password": "pw"}],
-         "free": "any text"}
+         "rules": [{"keep_last": 3, "older_than": "30d"}], "free": "any text"}
 
 
 def refusals(**changed):
@@ -71,3 +74,9 @@ def test_a_secret_is_never_shown():
 
 def test_an_absent_field_passes_for_the_argument_spec_says_what_is_required():
     assert refusals(users=[{"name": "ci"}]) == []
+
+
+def test_a_null_field_passes_where_it_has_no_default_or_an_empty_one():
+    assert refusals(users=[{"name": "ci", "password": "pw", "ttl": None}], rules=[{"older_than": None}]) == []
+    assert refusals(rules=[{"keep_last": None}]) == [
+        "rules[0].keep_last null is not valid: give a whole number, 0 or more."]
