@@ -120,6 +120,7 @@ test:
 	$(TIMED) lint -- $(MAKE) lint
 	$(TIMED) unit -- $(MAKE) unit
 	$(TIMED) collection -- $(MAKE) collection-test
+	$(TIMED) images-demo -- $(MAKE) images-demo
 	$(TIMED) images -- $(MAKE) images
 	$(MAKE) --jobs=2 --output-sync=target molecule demo-check collection-check || { \
 	  echo "make test failed. The failed tests and tasks (reports/test/ has each scenario's output):"; \

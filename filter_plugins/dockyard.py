@@ -224,6 +224,11 @@ def host_dir(value):
     return normal not in SYSTEM_DIRS and not (normal + "/").startswith(SYSTEM_TREES)
 
 
+def restore_archive(value):
+    """A host_path, or newest: the newest archive of the registry in its backup directory."""
+    return value == "newest" or host_path(value)
+
+
 def user_name(value):
     return isinstance(value, str) and bool(USER.fullmatch(value))
 
@@ -358,6 +363,8 @@ GRAMMARS = {
     "host_dir": Grammar(host_dir, "an absolute path of plain components (letters, digits, '.', '_', '+', '@', '-'; "
                         "no '..', spaces or shell characters), below a system directory such as /srv, "
                         "/var/lib or /etc, never the system directory itself", True),
+    "restore_archive": Grammar(restore_archive, "newest, or an absolute path of plain components (letters, digits, "
+                               "'.', '_', '+', '@', '-'; no '..', spaces, quotes or shell characters)", True),
     "user_name": Grammar(user_name, "1 to 64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or "
                          "digit (no ':', spaces or line breaks)", True),
     "password": Grammar(password, "1 to 72 bytes (bcrypt ignores the rest) without line breaks or NUL", False),

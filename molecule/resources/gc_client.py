@@ -5,6 +5,8 @@ gc_client.py seed REGISTRY      push what the retention policy is tried on; writ
 gc_client.py state REGISTRY NAME  write NAME.json: each repository's tags and digests, and which blobs answer
 gc_client.py push REGISTRY NAME   push an image to gc/readonly:NAME; write NAME.json with crane's answer
 gc_client.py repush REGISTRY    push build-2 again, from the copy seed kept; write repush.json
+gc_client.py interrupt REGISTRY  begin pushing a 12 MiB layer to gc/interrupted and stop before its end, as a
+                                 client that died would; write interrupted.json (the upload's address, its range)
 
 Everything goes to /root/gc/REGISTRY/. What is pushed:
   keep/base:1          the busybox test image (no rule governs keep/*)
@@ -13,11 +15,15 @@ Everything goes to /root/gc/REGISTRY/. What is pushed:
   gc/multi:old, :new   two-platform indexes (linux/amd64, linux/arm64), each child with a layer of its own
 """
 
+import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tarfile
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 REGISTRY = sys.argv[2]
@@ -109,9 +115,26 @@ def repush():
                      "digest": crane("digest", f"{REGISTRY}/gc/app:build-2", check=False).stdout.strip()})
 
 
+def interrupt():
+    HOME.mkdir(parents=True, exist_ok=True)
+    login = json.loads(crane("auth", "get", REGISTRY).stdout)
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{login['Username']}:{login['Secret']}".encode()).decode()}
+    context = ssl.create_default_context(cafile=ENV["SSL_CERT_FILE"])
+    begin = f"https://{REGISTRY}/v2/gc/interrupted/blobs/uploads/"
+    with urllib.request.urlopen(urllib.request.Request(begin, method="POST", headers=headers), context=context) as answer:
+        location = urllib.parse.urljoin(begin, answer.headers["Location"])
+    # More than the S3 driver's part size (10 MiB): one part at least is stored, and the upload never completed.
+    patch = urllib.request.Request(location, data=os.urandom(12 * 1024 * 1024), method="PATCH",
+                                   headers=dict(headers, **{"Content-Type": "application/octet-stream"}))
+    with urllib.request.urlopen(patch, context=context) as answer:
+        write("interrupted", {"location": urllib.parse.urljoin(location, answer.headers["Location"]),
+                              "range": answer.headers["Range"]})
+
+
 def write(name, facts):
     (HOME / f"{name}.json").write_text(json.dumps(facts, indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":
-    {"seed": seed, "state": lambda: state(sys.argv[3]), "push": lambda: push(sys.argv[3]), "repush": repush}[sys.argv[1]]()
+    {"seed": seed, "state": lambda: state(sys.argv[3]), "push": lambda: push(sys.argv[3]), "repush": repush,
+     "interrupt": interrupt}[sys.argv[1]]()

@@ -11,7 +11,8 @@ the files the operator brings (FILES: a path in the inventory, and the test's
 file to copy there), and then the test's only change: the placeholder host
 names replaced by the test hosts (HOSTS), each reached over CONNECTION
 (host_vars/<host>.yml), and the internet's addresses by the test's
-(ADDRESSES). What the operator types at a prompt (a vault password) is
+(ADDRESSES); in a command (--limit), the placeholder host names are replaced
+too. What the operator types at a prompt (a vault password) is
 STDIN, each command's standard input; commands run without a terminal, so
 that the prompts read it there.
 
@@ -58,6 +59,13 @@ def commands(journey):
     return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+def mapped(text, names):
+    """The text with each placeholder of NAMES replaced by its value."""
+    for old, new in names.items():
+        text = text.replace(old, new)
+    return text
+
+
 def write_inventory(journey, inventory, files, hosts, addresses, connection):
     """The journey's files and the operator's over the copied example, then the test's hosts and addresses."""
     brought = {path: Path(source) for path, source in files.items()}
@@ -70,10 +78,7 @@ def write_inventory(journey, inventory, files, hosts, addresses, connection):
         shutil.copyfile(source, target)
     for path in sorted(inventory.rglob("*")):
         if path.is_file():
-            text = path.read_text()
-            for old, new in {**hosts, **addresses}.items():
-                text = text.replace(old, new)
-            path.write_text(text)
+            path.write_text(mapped(path.read_text(), {**hosts, **addresses}))
     (inventory / "host_vars").mkdir(exist_ok=True)
     for name in hosts.values():
         (inventory / "host_vars" / f"{name}.yml").write_text(f"---\nansible_connection: {connection}\n")
@@ -118,7 +123,7 @@ def main(argv=None):
     record = []
     for index, command in enumerate(typed):
         start = time.monotonic()
-        result = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, input=args.stdin,
+        result = subprocess.run(["bash", "-c", mapped(command, args.hosts)], cwd=workdir, env=env, input=args.stdin,
                                 capture_output=True, text=True, check=False, start_new_session=True)
         record.append({"command": command, "rc": result.returncode, "seconds": round(time.monotonic() - start, 1),
                        "output": result.stdout + result.stderr})

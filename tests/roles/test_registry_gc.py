@@ -96,6 +96,85 @@ def test_a_registry_nothing_was_pushed_to_has_nothing_to_collect(tmp_path, monke
         target.collect()
 
 
+S3_STORAGE = {"storage": {"s3": {"bucket": "images", "region": "us-east-1", "accesskey": "k", "secretkey": "s",
+                                  "regionendpoint": "https://s3.example.com", "rootdirectory": "/reg"},
+                           "delete": {"enabled": True}}}
+XMLNS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
+
+
+def bucket(monkeypatch, uploads, lifecycle=None):
+    """A bucket holding UPLOADS ({key: (upload id, ISO time begun, [part sizes])}, listed two to a page), with
+    LIFECYCLE rules (XML) or none; every DELETE it is sent is kept in the list returned."""
+    deleted = []
+
+    def get(_, path, query, what, method="GET"):
+        if method == "DELETE":
+            deleted.append((path, query["uploadId"]))
+            return b""
+        if "lifecycle" in query:
+            if lifecycle is None:
+                raise gc.GCError(f"{what} in bucket images answered 404: b'<Code>NoSuchLifecycleConfiguration</Code>'")
+            return f"<LifecycleConfiguration {XMLNS}>{lifecycle}</LifecycleConfiguration>".encode()
+        if "uploads" in query:
+            assert path == "/images" and query["prefix"] == "reg/docker/registry/v2/repositories/"
+            keys = sorted(uploads)
+            start = keys.index(query["key-marker"]) + 1 if "key-marker" in query else 0
+            page = keys[start:start + 2]
+            more = start + 2 < len(keys)
+            items = "".join(f"<Upload><Key>{key}</Key><UploadId>{uploads[key][0]}</UploadId>"
+                            f"<Initiated>{uploads[key][1]}</Initiated></Upload>" for key in page)
+            marker = f"<NextKeyMarker>{page[-1]}</NextKeyMarker><NextUploadIdMarker>x</NextUploadIdMarker>" if more else ""
+            return (f"<ListMultipartUploadsResult {XMLNS}><IsTruncated>{str(more).lower()}</IsTruncated>{marker}"
+                    f"{items}</ListMultipartUploadsResult>").encode()
+        key = path.removeprefix("/images/")
+        assert query["uploadId"] == uploads[key][0]
+        parts = "".join(f"<Part><PartNumber>{n}</PartNumber><Size>{size}</Size></Part>"
+                        for n, size in enumerate(uploads[key][2], 1))
+        return f"<ListPartsResult {XMLNS}><IsTruncated>false</IsTruncated>{parts}</ListPartsResult>".encode()
+    monkeypatch.setattr(gc.S3, "get", get)
+    return deleted
+
+
+def s3_registry(tmp_path, upload_age="168h"):
+    target = registry(tmp_path, S3_STORAGE)
+    target.settings["upload_age"] = upload_age
+    return target
+
+
+UPLOAD = "reg/docker/registry/v2/repositories/app/_uploads/{}/data"
+
+
+def test_uploads_begun_longer_ago_than_upload_age_are_listed_with_their_parts_bytes(tmp_path, monkeypatch):
+    old = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=200)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    new = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    deleted = bucket(monkeypatch, {UPLOAD.format("a"): ("id-a", old, [10485760, 12]),
+                                   UPLOAD.format("b"): ("id-b", new, [5242880]),
+                                   UPLOAD.format("c"): ("id-c", old, [7])})
+    target = s3_registry(tmp_path)
+    assert target.uploads() == {"registry": "registry", "incomplete_uploads": 2, "incomplete_upload_bytes": 10485779,
+                                "lifecycle_aborts_uploads": False}
+    with pytest.raises(gc.GCError, match="is not read-only: run the readonly step first"):
+        target.abort()
+    assert deleted == []
+    (tmp_path / "config.yml.before-gc").write_text("saved")  # read-only
+    assert target.abort()["uploads_aborted"] == 2
+    assert deleted == [("/images/" + UPLOAD.format("a"), "id-a"), ("/images/" + UPLOAD.format("c"), "id-c")]
+
+
+def test_a_lifecycle_rule_that_aborts_incomplete_uploads_is_reported(tmp_path, monkeypatch):
+    rule = ("<Rule><ID>uploads</ID><Status>{}</Status><Filter><Prefix></Prefix></Filter>"
+            "<AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation>"
+            "</AbortIncompleteMultipartUpload></Rule>")
+    bucket(monkeypatch, {}, rule.format("Enabled"))
+    assert s3_registry(tmp_path).uploads()["lifecycle_aborts_uploads"] is True
+    bucket(monkeypatch, {}, rule.format("Disabled"))
+    assert s3_registry(tmp_path).uploads()["lifecycle_aborts_uploads"] is False
+
+
+def test_a_registry_on_a_filesystem_has_no_uploads_to_abort(tmp_path):
+    assert registry(tmp_path, DELETES).abort() == {"registry": "registry"}
+
+
 def store(data, repository, manifest, tags=()):
     """Lay a manifest out as distribution stores it: its blob, its revision and its tags."""
     text = json.dumps(manifest).encode()

@@ -161,6 +161,12 @@ CASES = [
     ("data-in-config", {"registry_data_dir": "/srv/registry/data", "registry_config_dir": "/srv/registry"},
      "registry_data_dir /srv/registry/data and registry_config_dir /srv/registry overlap; give each its own "
      "directory (images in one, config.yml and the HTTP secret in the other)."),
+    ("upload-age", {"registry_gc_upload_age": "a week"},
+     'registry_gc_upload_age "a week" is not valid: give a Go duration such as 168h or 90m.'),
+    ("restore-word", {"registry_restore_archive": "latest"},
+     'registry_restore_archive "latest" is not valid: give newest, or an absolute path of plain components'),
+    ("restore-traversal", {"registry_restore_archive": "/var/backups/dockyard/../../etc/shadow"},
+     'registry_restore_archive "/var/backups/dockyard/../../etc/shadow" is not valid: give newest, or an absolute'),
     ("bind-name", {"registry_bind_address": "localhost"},
      'registry_bind_address "localhost" is not valid: give an IP address such as 127.0.0.1 or 10.0.0.5.'),
     ("port-zero", {"registry_port": 0}, f'registry_port 0 {GRAMMAR["port"]}'),

@@ -1,7 +1,9 @@
 """One blob uploaded in three chunks through registry-a's front end, which
 sends each request to the next registry: both registries serve parts of the
 one upload, which completes only because they share the bucket and the secret
-that signs the upload's state."""
+that signs the upload's state. And the push side_effect.yml stopped halfway:
+the collection after it aborted the multipart upload it left in the bucket,
+counted its parts' bytes, and the registry finds the upload's data gone."""
 
 import json
 
@@ -55,3 +57,23 @@ def test_upload_in_chunks_across_both_replicas_completes(host):
     # The three PATCHes and the PUT name the upload (the POST that opens it
     # does not yet): both replicas served some of them.
     assert sum(served.values()) == 4 and min(served.values()) > 0, served
+
+
+def test_the_collection_aborted_the_upload_a_push_left_halfway_and_counted_its_parts(host):
+    first = host.get_host("ansible://registry-a", ansible_inventory=host.backend.ansible_inventory)
+    report = json.loads(first.file("/root/gc-dry-run.json").content_string)
+    assert report["uploads_aborted"] == report["incomplete_uploads"] >= 1, report
+    # The stopped push sent 12 MiB: its parts hold 10 MiB at least (the S3 driver's part size).
+    assert report["incomplete_upload_bytes"] >= 10 * 1024 * 1024, report
+
+
+def test_the_registry_finds_the_aborted_uploads_data_gone(host):
+    variables = host.ansible.get_variables()
+    location = json.loads(host.file("/root/gc/registry.ha.test/interrupted.json").content_string)["location"]
+    uuid = location.split("/uploads/")[1].split("?")[0]
+    answer = json.loads(host.check_output(
+        f"probe '{location}' --user {variables['test_user']}:{variables['test_password']}"
+        " --cafile /etc/docker/certs.d/registry.ha.test/ca.crt"))
+    # Distribution answers 500 for an upload whose data its storage no longer has.
+    assert answer["status"] == 500, answer
+    assert f"Path not found: /docker/registry/v2/repositories/gc/interrupted/_uploads/{uuid}/data" in answer["body"]

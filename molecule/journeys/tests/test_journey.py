@@ -13,7 +13,8 @@ import pytest
 testinfra_hosts = ["ansible://existing_docker"]
 # Each journey, and whether it starts from inventory.example (the others go on with the inventory before).
 JOURNEYS = {"existing-fleet": True, "bought-certificate": True, "two-teams": False,
-            "operations": False, "scaling-out": True}
+            "operations": False, "backup": False, "restore": False,
+            "upgrading": False, "scaling-out": True}
 # molecule/resources/journey.py, which typed them: what the operator's second run types again.
 SPEC = importlib.util.spec_from_file_location(
     "journey", Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "molecule" / "resources" / "journey.py")
