@@ -24,7 +24,9 @@ Run again on the same WORKDIR, it is the operator's second run: of the
 commands after the one that made inventory/ (all of them, for a journey that
 went on from another), those that run a playbook (ansible-playbook) are typed
 again, but for the playbooks that act on every run (OPERATIONS: a collection,
-a backup, a restore), which a second run would repeat rather than find done.
+a backup, a restore), which a second run would repeat rather than find done,
+and those another journey's second run already typed in WORKDIR (the same
+command on the same inventory).
 
 The record (JSON) lists each command typed with its return code, seconds and
 output; the run stops at the first command that fails, exiting 1.
@@ -100,17 +102,22 @@ def main(argv=None):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
                ANSIBLE_CONFIG=str(workdir / "ansible.cfg"))
     typed = commands(journey)
-    # For each journey run in WORKDIR: the index of the command that made inventory/ (-1: it was there).
+    # For each journey run in WORKDIR: the index of the command that made inventory/ (-1: it was there);
+    # and the commands the second runs typed there.
     state_file = workdir / ".journeys"
-    made_by = json.loads(state_file.read_text()) if state_file.exists() else {}
+    state = json.loads(state_file.read_text()) if state_file.exists() else {"made_by": {}, "again": []}
+    made_by = state["made_by"]
 
     def inventory_made(index):
         write_inventory(journey, workdir / "inventory", args.files, args.hosts, args.addresses, args.connection)
         made_by[journey.name] = index
-        state_file.write_text(json.dumps(made_by))
+        state_file.write_text(json.dumps(state))
 
     if journey.name in made_by:
-        typed = [command for command in typed[made_by[journey.name] + 1:] if typed_again(command)]
+        typed = [command for command in typed[made_by[journey.name] + 1:]
+                 if typed_again(command) and command not in state["again"]]
+        state["again"] += typed
+        state_file.write_text(json.dumps(state))
     elif (workdir / "inventory").is_dir():
         inventory_made(-1)
     else:

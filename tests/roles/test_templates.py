@@ -39,6 +39,7 @@ SYSTEMD_BREAKOUTS = ["x\ny", "x\ry", "x\\y", "x%y", 'x"y', "x'y", "x;y"]
 # template -> (role whose validate.yml checks it, {loop variable: the list it iterates}, what breaks out)
 TEMPLATES = {
     "roles/registry_frontend/templates/vhost.conf.j2": ("registry_frontend", {}, BREAKOUTS),
+    "roles/registry_frontend/templates/audit.logrotate.j2": ("registry_frontend", {}, BREAKOUTS),
     "roles/registry_certs/templates/acme.ini.j2": ("registry_certs", {}, BREAKOUTS),
     "roles/registry_client/templates/hosts.toml.j2": ("registry_client", {"item": "registry_client_containerd_mirrors"},
                                                       BREAKOUTS),
@@ -49,6 +50,7 @@ TEMPLATES = {
 # Rendered but not given by the inventory: computed from checked values.
 DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
            "registry_frontend_blob_cache_dir": ["registry_frontend_name"],
+           "registry_frontend_audit_log": ["registry_frontend_name"],
            # filter_plugins/access.py: patterns, user and group names into nginx maps
            "registry_frontend_access": ["registry_frontend_access_rules", "registry_frontend_access_catalog",
                                         "registry_frontend_access_groups"]}

@@ -2,8 +2,9 @@
 
 Each case runs the real site.yml with ansible-playbook -vvv in check mode
 against this machine, which stands in one inventory for a registry host, a
-mirror host and a Docker client at once (so even a gap in the checks could not
-change anything here). A case passes when the run stops in the validation play
+mirror host and a Docker client at once (a Docker client alone in a case of the
+client settings; in check mode, even a gap in the checks could not change
+anything here). A case passes when the run stops in the validation play
 with the case's sentence, nothing was (or would have been) changed, no later
 play started, and none of the secrets planted in the inventory appears in the
 output. The cases of what the rollout reads also run through
@@ -39,6 +40,7 @@ SECRETS = {
     "eab": "PlantedEabHmacKey_b7c1e9d2",
     "s3": "PlantedS3SecretKey_5d2e8a",
     "redis": "PlantedRedisPassword_c41f",
+    "notify": "PlantedNotifyToken_9a7e",
 }
 
 def users(*entries):
@@ -114,7 +116,9 @@ TEAMS_ANONYMOUS = dict(TEAMS, **dict(ANONYMOUS_PULL, registry_frontend_users=TEA
                        registry_frontend_access_rules=TEAMS["registry_frontend_access_rules"][:2]
                        + [{"repository": "base/*", "push": ["ci"], "anonymous": True}])
 OBSERVED = {"registry_image": "registry:3", "registry_metrics_port": 5001, "registry_metrics_bind_address": "10.0.0.5",
-            "registry_otlp_endpoint": "https://otel.example.com:4318", "registry_mirror_metrics_port_base": 5200}
+            "registry_otlp_endpoint": "https://otel.example.com:4318", "registry_mirror_metrics_port_base": 5200,
+            "registry_notifications_url": "https://audit.example.com/events",
+            "registry_notifications_token": SECRETS["notify"]}
 REDIS_SERVER = {"redis_server_bind_address": "10.0.0.9", "redis_server_password": SECRETS["redis"]}
 GRAMMAR = {
     "instance": "is not valid: give 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit "
@@ -320,6 +324,8 @@ CASES = [
      "differ"),
     ("http-port-big", {"registry_frontend_http_port": 70000},
      'registry_frontend_http_port 70000 is not valid: give a port number from 1 to 65535, or 0 for none.'),
+    ("audit-days", {"registry_frontend_audit_log_days": -1},
+     "registry_frontend_audit_log_days -1 is not valid: give a whole number, 0 or more."),
     ("push-no-users", dict(ANONYMOUS_PULL, registry_users=[], registry_frontend_users=[]),
      "registry_frontend_push_port 5443 needs registry_frontend_users"),
     ("push-user-name", dict(ANONYMOUS_PULL, registry_users=[], registry_frontend_users=users(("a b", SECRETS["user"]))),
@@ -494,6 +500,16 @@ CASES = [
      "registry_config.storage.swift: distribution 3.x (registry_image registry:3) no longer reads it"),
     ("otlp-2x", {"registry_otlp_endpoint": "http://otel.example.com:4318"},
      "registry_otlp_endpoint is set, but distribution 2.x sends no traces"),
+    ("notifications-token-alone", {"registry_notifications_token": SECRETS["http"] + "x"},
+     "registry_notifications_token is set, but registry_notifications_url is empty"),
+    ("notifications-twice", {"registry_notifications_url": "https://audit.example.com/events",
+                             "registry_config": {"notifications": {"endpoints": []}}},
+     "registry_notifications_url and registry_config.notifications are both set"),
+    ("notifications-url", {"registry_notifications_url": "https://bot:PlantedUrlPw@audit.example.com/events"},
+     'registry_notifications_url "https://***@audit.example.com/events" is not valid: give an http(s):// URL'),
+    ("notifications-token-newline", {"registry_notifications_url": "https://audit.example.com/events",
+                                     "registry_notifications_token": SECRETS["http"] + "\nX-Other: 1"},
+     "registry_notifications_token is not valid: give 1 to 4096 characters without line breaks"),
     ("otlp-newline", {"registry_image": "registry:3", "registry_otlp_endpoint": "http://otel:4318\nOTEL_X=1"},
      'registry_otlp_endpoint "http://otel:4318\\nOTEL_X=1" is not valid: give an http(s):// URL'),
     ("mirror-metrics-ports", {"registry_mirror_metrics_port_base": 5100},
@@ -601,6 +617,9 @@ def assert_no_secret(output, secrets):
 
 def case_vars(extra):
     host_vars = copy.deepcopy(BASE)
+    # A case of the client settings alone: this machine is a Docker host of the fleet, and nothing else.
+    if extra and all(key.startswith("registry_client_") for key in extra):
+        host_vars["groups"] = ["docker_clients"]
     host_vars.update(copy.deepcopy(extra))
     return host_vars
 

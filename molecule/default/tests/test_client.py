@@ -159,8 +159,8 @@ def test_metrics_are_not_reachable_from_the_client(host, name):
 
 
 def test_registry_v3_sends_its_traces_to_the_collector_given(host):
-    """The OTLP receiver of prepare.yml records what registry-v3 posts to it."""
-    records = [json.loads(line) for line in host.file("/var/lib/otlp-receiver/traces.jsonl").content_string.splitlines()]
+    """The collector of prepare.yml records what registry-v3 posts to it."""
+    records = [json.loads(line) for line in host.file("/var/lib/collector/traces.jsonl").content_string.splitlines()]
     assert records and all(r["path"] == "/v1/traces" and r["content_type"] == "application/x-protobuf"
                            and "error" not in r for r in records)
     resources = [resource for record in records for resource in record["resources"]]

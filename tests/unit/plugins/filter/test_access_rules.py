@@ -38,6 +38,7 @@ def render(rules=None, auth="registry", catalog=("ops",)):
     variables = dict(defaults, registry_frontend_server_name="registry.example.com", registry_frontend_auth=auth,
                      registry_frontend_push_port=5443 if auth == "anonymous_pull" else 0,
                      registry_frontend_access_rules=rules,
+                     registry_frontend_audit_log="/var/log/dockyard/registry-audit.log",
                      registry_frontend_access=access.dockyard_access_compile(rules, GROUPS, list(catalog)))
     environment = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
     environment.filters["regex_replace"] = lambda value, pattern, replacement: re.sub(pattern, replacement, value)

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""An OTLP/HTTP trace receiver for the tests: otlp-receiver PORT FILE.
+"""A collector for the tests, of traces and of registry events: collector PORT DIRECTORY.
 
 It takes what an OpenTelemetry SDK posts to /v1/traces (protobuf), answers as a
-collector does, and appends one JSON line per request to FILE: the path, the
-content type, each resource's attributes and its spans' names.
+collector does, and appends one JSON line per request to DIRECTORY/traces.jsonl:
+the path, the content type, each resource's attributes and its spans' names.
+What a registry's notifications post anywhere else (an envelope of events,
+JSON) goes to DIRECTORY/events.jsonl: the path, the content type, the
+Authorization header and the events.
 """
 
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 def fields(data):
@@ -72,15 +76,19 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         record = {"path": self.path, "content_type": self.headers.get("Content-Type", "")}
+        traces = self.path == "/v1/traces"
         try:
-            record["resources"] = list(resources(body))
-        except (ValueError, IndexError, UnicodeDecodeError) as error:
+            if traces:
+                record["resources"] = list(resources(body))
+            else:
+                record.update(authorization=self.headers.get("Authorization", ""), events=json.loads(body)["events"])
+        except (ValueError, IndexError, KeyError, UnicodeDecodeError) as error:
             record["error"] = str(error)
-        with open(self.server.record, "a", encoding="utf-8") as out:
+        with open(self.server.directory / ("traces.jsonl" if traces else "events.jsonl"), "a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
-        # An empty ExportTraceServiceResponse: everything accepted.
+        # An empty ExportTraceServiceResponse, or the 200 a registry's endpoint answers: everything accepted.
         self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Type", "application/x-protobuf" if traces else "application/json")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -90,7 +98,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     server = ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), Handler)
-    server.record = sys.argv[2]
+    server.directory = Path(sys.argv[2])
     server.serve_forever()
 
 
