@@ -19,7 +19,7 @@ BENCH_ROLLOUT_SIZES ?= 10 25 50
 BENCH_ROLLOUT_ROUNDS ?= 1
 
 .PHONY: help host-demo host-test venv images images-demo collection collection-test collection-check release docs lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
-	test bench demo demo-down demo-check clean
+	checks test bench demo demo-down demo-check clean
 
 help:
 	@echo "make demo       a registry in a sandbox host, deployed by site.yml (DEMO_PORT=$(DEMO_PORT))"
@@ -43,7 +43,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 images: host-test
-	python3 tests/images/build.py
+	$(TIMED) images -- python3 tests/images/build.py
 
 # Only what the demo runs: the host image, registry 2.x and the sample image.
 images-demo: host-demo
@@ -64,7 +64,7 @@ collection: venv
 
 # ansible-test sanity and units on the built collection.
 collection-test: collection
-	tests/collection-test.sh $(TARBALL) sanity units
+	$(TIMED) collection -- tests/collection-test.sh $(TARBALL) sanity units
 
 # The collection installed into a project of its own and deployed by its
 # names on a sandbox host, as its README shows (tests/collection-check.sh).
@@ -107,22 +107,25 @@ $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 	mkdir -p reports/test
 	COLUMNS=200 molecule test --scenario-name $* 2>&1 | python3 tests/timings.py stages $* | tee reports/test/$*.log
 
-# Cheap checks first. Then two jobs at a time (the scenarios and the demo's
-# round trip), each one's output printed whole when it ends; on a failure,
-# every failed test and task of the failed scenarios again, last (a scenario
-# that passed fails tasks on purpose: its refusals). Last, where the time went
-# (each phase, each scenario's stages) beside the record of a fresh machine's
-# run, tests/timings.json (timings.py report --save tests/timings.json).
+# The machine and the demo's images first (the demo's cost is measured
+# alone). Then two jobs at a time, each one's output printed whole when it
+# ends: the linters and the role tests (checks) while the other images build,
+# then the scenarios, the collection's tests and journey and the demo's round
+# trip. On a failure, every failed test and task of the failed scenarios
+# again, last (a scenario that passed fails tasks on purpose: its refusals).
+# Last, where the time went (each phase, each scenario's stages) beside the
+# record of a fresh machine's run, tests/timings.json (timings.py report
+# --save tests/timings.json).
 TIMED := python3 tests/timings.py run
+checks:
+	$(TIMED) lint -- $(MAKE) lint
+	$(TIMED) unit -- $(MAKE) unit
+
 test:
 	rm -rf reports/timings reports/test
 	$(TIMED) setup -- $(MAKE) host-test venv
-	$(TIMED) lint -- $(MAKE) lint
-	$(TIMED) unit -- $(MAKE) unit
-	$(TIMED) collection -- $(MAKE) collection-test
 	$(TIMED) images-demo -- $(MAKE) images-demo
-	$(TIMED) images -- $(MAKE) images
-	$(MAKE) --jobs=2 --output-sync=target molecule demo-check collection-check || { \
+	$(MAKE) --jobs=2 --output-sync=target checks images molecule collection-test demo-check collection-check || { \
 	  echo "make test failed. The failed tests and tasks (reports/test/ has each scenario's output):"; \
 	  grep --files-with-matches 'Executed: Failed' reports/test/*.log \
 	    | xargs --no-run-if-empty grep --with-filename --perl-regexp \
