@@ -5,7 +5,8 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-CHECK_KEYS = {"name", "that", "fail_msg", "when"}
+REQUIRED_KEYS = {"name", "that", "fail_msg"}
+CHECK_KEYS = REQUIRED_KEYS | {"when"}
 
 
 def conditions(value):
@@ -34,7 +35,7 @@ class ActionModule(ActionBase):
         if set(self._task.args) != {"checks"} or not isinstance(checks, list) or not checks:
             raise AnsibleActionFail("assert_all takes one argument, checks: a list of checks.")
         for index, check in enumerate(checks):
-            if not isinstance(check, dict) or not {"name", "that", "fail_msg"} <= set(check) <= CHECK_KEYS:
+            if not isinstance(check, dict) or not REQUIRED_KEYS <= set(check) <= CHECK_KEYS:
                 raise AnsibleActionFail(f"checks[{index}] must be a mapping of name, that, fail_msg and, optionally, when.")
             if not all(self._templar.evaluate_conditional(c) for c in conditions(check.get("when", []))):
                 continue
