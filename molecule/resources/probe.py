@@ -7,6 +7,7 @@ refused). Redirects are reported, never followed.
 
 probe.py URL [--method M] [--user U:P] [--agent UA] [--header "Name: value"]... [--data TEXT]
          [--cafile F | --insecure] [--tls-max 1.0|1.1|1.2|1.3] [--version HTTP/x.y] [--no-host]
+         [--timeout SECONDS]
 """
 
 import argparse
@@ -34,6 +35,7 @@ def main():
     parser.add_argument("--tls-max", choices=TLS)
     parser.add_argument("--version", default="HTTP/1.1", help="the HTTP version the request line names")
     parser.add_argument("--no-host", action="store_true", help="send no Host header")
+    parser.add_argument("--timeout", type=float, default=10, help="seconds to wait for the connection and the answer")
     args = parser.parse_args()
 
     url = urllib.parse.urlsplit(args.url)
@@ -51,9 +53,9 @@ def main():
             context.set_ciphers("DEFAULT:@SECLEVEL=0")
             context.minimum_version = ssl.TLSVersion.TLSv1
             context.maximum_version = TLS[args.tls_max]
-        connection = http.client.HTTPSConnection(url.hostname, url.port or 443, context=context, timeout=10)
+        connection = http.client.HTTPSConnection(url.hostname, url.port or 443, context=context, timeout=args.timeout)
     else:
-        connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+        connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout)
     connection._http_vsn_str = args.version
     try:
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")

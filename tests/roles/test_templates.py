@@ -41,7 +41,7 @@ TEMPLATES = {
     "roles/registry_frontend/templates/vhost.conf.j2": ("registry_frontend", {}, BREAKOUTS),
     "roles/registry_frontend/templates/audit.logrotate.j2": ("registry_frontend", {}, BREAKOUTS),
     "roles/registry_certs/templates/acme.ini.j2": ("registry_certs", {}, BREAKOUTS),
-    "roles/registry_client/templates/hosts.toml.j2": ("registry_client", {"item": "registry_client_containerd_mirrors"},
+    "roles/registry_client/templates/hosts.toml.j2": ("registry_client", {"mirror": "registry_client_containerd_mirrors"},
                                                       BREAKOUTS),
     "roles/redis_server/templates/dockyard.conf.j2": ("redis_server", {}, REDIS_BREAKOUTS),
     "roles/registry/templates/dockyard-gc.service.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
