@@ -1,4 +1,4 @@
-"""Per-repository access rules: their checks, and their compilation into nginx maps.
+"""Per-repository access rules and immutable tags: their checks, and their compilation into nginx maps.
 
 A rule names a repository pattern (an exact name, or a name with '*' standing
 for any characters, '/' included) and who may pull and who may push there:
@@ -36,6 +36,10 @@ REFERENCE = f"(?:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}|{DIGEST})"
 UPLOAD = "[a-zA-Z0-9_=-][a-zA-Z0-9_.=-]*"
 # A query value: no "&" or ";" (both end a pair in some Go versions), no "+".
 QUERY_VALUE = "[A-Za-z0-9._~%:=-]*"
+# A character of a tag (distribution: [\w][\w.-]{0,127}).
+TAG_CHARACTER = "[A-Za-z0-9_.-]"
+# A manifest's path: its repository and its reference.
+MANIFEST_ROUTE = f"^/v2/({NAME})/manifests/({REFERENCE})(?:[?]|$)"
 # distribution's routes below /v2/<name>/ (registry/api/v2/descriptors.go).
 REPOSITORY_ROUTE = (f"^/v2/({NAME})/(?:manifests/{REFERENCE}|blobs/{DIGEST}|blobs/uploads/(?:{UPLOAD})?|tags/list)"
                     "(?:[?]|$)")
@@ -109,11 +113,15 @@ def dockyard_access_routes():
             for route in ROUTES]
 
 
+def _glob(pattern, slash, anything):
+    """The pattern as a regular expression, '*' as anything."""
+    literal = {"/": slash, ".": "[.]"}
+    return "".join(anything if char == "*" else literal.get(char, char) for char in pattern)
+
+
 def _pattern_regex(pattern, slash, anything):
     """The pattern as an anchored regular expression, '*' as anything."""
-    literal = {"/": slash, ".": "[.]"}
-    parts = [anything if char == "*" else literal.get(char, char) for char in pattern]
-    return "^(?:" + "".join(parts) + ")$"
+    return "^(?:" + _glob(pattern, slash, anything) + ")$"
 
 
 def _specificity(indexed):
@@ -160,8 +168,55 @@ def dockyard_access_compile(rules, groups=None, catalog=None):
             "requests": [{"regex": regex, "value": value} for regex, value in _requests()]}
 
 
+def dockyard_immutable_compile(rules, groups=None):
+    """The immutable-tag rules as the vhost's maps and the retention need them.
+
+    Returns {"rules": [{"token", "repository", "exact", "regex", "tags",
+    "key", "exempt"}] most specific first, "manifest": regex of a manifest's
+    path, its repository and its reference, "digest": regex of a digest}.
+    "tags" is a regular expression of the whole tags a rule guards (its
+    except left out), "key" the same after "<token>:", and "exempt" the
+    users who may still push and delete them, groups expanded.
+    """
+    groups = dict(groups or {})
+    compiled = []
+    for index, rule in sorted(enumerate(rules or []), key=_specificity):
+        token = f"i{index + 1}"
+        guarded = "|".join(_glob(tag, "/", f"{TAG_CHARACTER}*") for tag in rule.get("tags", ["*"]))
+        excepted = "|".join(_glob(tag, "/", f"{TAG_CHARACTER}*") for tag in rule.get("except") or [])
+        tags = (f"(?!(?:{excepted})$)" if excepted else "") + f"(?:{guarded})$"
+        compiled.append({
+            "token": token,
+            "repository": rule["repository"],
+            "exact": "*" not in rule["repository"],
+            "regex": _pattern_regex(rule["repository"], "/", "[a-z0-9._/-]*"),
+            "tags": f"^{tags}",
+            "key": f"^{token}:{tags}",
+            "exempt": _members(rule.get("users"), groups),
+        })
+    return {"rules": compiled, "manifest": MANIFEST_ROUTE, "digest": f"^{DIGEST}$"}
+
+
 def _listed(value):
     return ", ".join(f'"{name}"' for name in value)
+
+
+def _rules_refusals(rules, variable, fields, known, users_variable):
+    """Each rule of variable, where it is, and sentences for it repeating a pattern or its fields naming nobody known."""
+    seen = {}
+    for index, rule in enumerate(rules or []):
+        where = f"{variable}[{index}] ({rule['repository']})"
+        refused = []
+        if rule["repository"] in seen:
+            refused.append(f"{where} repeats the pattern of {variable}[{seen[rule['repository']]}]: give each pattern "
+                           "one rule.")
+        seen.setdefault(rule["repository"], index)
+        for field in fields:
+            unknown = [name for name in rule.get(field) or [] if name not in known]
+            if unknown:
+                refused.append(f"{where}.{field} names {_listed(unknown)}, neither a user in {users_variable} "
+                               "nor a group of registry_frontend_access_groups.")
+        yield where, rule, refused
 
 
 def dockyard_access_refusals(rules, groups, catalog, users, anonymous_allowed, users_variable):
@@ -187,18 +242,9 @@ def dockyard_access_refusals(rules, groups, catalog, users, anonymous_allowed, u
             sentences.append(f'registry_frontend_access_groups["{group}"] lists {_listed(unknown)}, not in '
                              f"{users_variable}: add the user there, or take the name out.")
     known = set(users) | set(groups)
-    seen = {}
-    for index, rule in enumerate(rules or []):
-        where = f"registry_frontend_access_rules[{index}] ({rule['repository']})"
-        if rule["repository"] in seen:
-            sentences.append(f"{where} repeats the pattern of registry_frontend_access_rules[{seen[rule['repository']]}]: "
-                             "give each pattern one rule.")
-        seen.setdefault(rule["repository"], index)
-        for field in ("pull", "push"):
-            unknown = [name for name in rule.get(field) or [] if name not in known]
-            if unknown:
-                sentences.append(f"{where}.{field} names {_listed(unknown)}, neither a user in {users_variable} "
-                                 "nor a group of registry_frontend_access_groups.")
+    for where, rule, refused in _rules_refusals(rules, "registry_frontend_access_rules", ("pull", "push"), known,
+                                                users_variable):
+        sentences += refused
         if rule.get("anonymous") and not anonymous_allowed:
             sentences.append(f"{where} lets anonymous requests pull, but with registry_frontend_auth registry the "
                              "registry asks every request for a password: use registry_frontend_auth anonymous_pull, "
@@ -210,9 +256,23 @@ def dockyard_access_refusals(rules, groups, catalog, users, anonymous_allowed, u
     return sentences
 
 
+def dockyard_immutable_refusals(rules, groups, users, users_variable):
+    """Sentences for immutable-tag rules that guard no tag, repeat a pattern, or exempt nobody known."""
+    sentences = []
+    known = set(users or []) | set(groups or {})
+    for where, rule, refused in _rules_refusals(rules, "registry_frontend_immutable_tags", ("users",), known,
+                                                users_variable):
+        sentences += refused
+        if not rule.get("tags", ["*"]):
+            sentences.append(f"{where} has an empty tags list, which guards no tag: name the tags, or take the rule out.")
+    return sentences
+
+
 class FilterModule:
     def filters(self):
         return {
             "access_compile": dockyard_access_compile,
             "access_refusals": dockyard_access_refusals,
+            "immutable_compile": dockyard_immutable_compile,
+            "immutable_refusals": dockyard_immutable_refusals,
         }

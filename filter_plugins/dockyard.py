@@ -43,6 +43,7 @@ REDIS_PASSWORD = re.compile(r"^[A-Za-z0-9!#$%&()*+,./:;<=>?@\[\]^_`{|}~-]{16,512
 MEMORY = re.compile(r"^[1-9][0-9]{0,15}(?:[kmg]b?)?$", re.I)
 REPOSITORY_PATTERN = re.compile(r"^[a-z0-9._/*?\[\]!-]{1,255}$")
 ACCESS_PATTERN = re.compile(r"^[a-z0-9._/*-]{1,255}$")
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_*][A-Za-z0-9_.*-]{0,127}$")
 AGE = re.compile(r"^[0-9]{1,6}[smhdw]$")
 DISK_SIZE = re.compile(r"^[1-9][0-9]{0,12}[kmg]?$", re.I)
 CALENDAR = re.compile(r"^[A-Za-z0-9 *:/,.~+-]{1,128}$")
@@ -293,6 +294,10 @@ def access_pattern(value):
     return isinstance(value, str) and bool(ACCESS_PATTERN.fullmatch(value))
 
 
+def tag_pattern(value):
+    return isinstance(value, str) and bool(TAG_PATTERN.fullmatch(value))
+
+
 def age(value):
     return isinstance(value, str) and bool(AGE.fullmatch(value))
 
@@ -386,6 +391,8 @@ GRAMMARS = {
                                   "(lower-case letters, digits, '._/-' and '*?[]!')", True),
     "access_pattern": Grammar(access_pattern, "a repository name, or one with '*' for any characters ('/' too), such as "
                               "team-a/* or base/python (lower-case letters, digits, '._/-' and '*')", True),
+    "tag_pattern": Grammar(tag_pattern, "a tag, or one with '*' for any characters, such as v* or release-* (letters, "
+                           "digits, '_.-' and '*', not starting with '.' or '-')", True),
     "age": Grammar(age, "a number and a unit, s, m, h, d or w, such as 30d", True),
     "regex": Grammar(regex, "a (Python) regular expression of at most 256 characters, such as v[0-9].*", True),
     "calendar": Grammar(calendar, "a systemd calendar expression such as daily or Sun *-*-* 03:00 (letters, digits, "

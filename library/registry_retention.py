@@ -16,6 +16,7 @@ description:
     Within a rule a tag goes only when it matches none of O(rules[].keep_tags),
     is not among the O(rules[].keep_last) newest of the other tags, and, when
     O(rules[].older_than) is set, is older than that.
+  - Whatever the rules say, a tag O(immutable) guards stays.
   - Dry run unless O(apply) (and never in check mode) - the result reports, per
     repository, the tags and digests that go, and the bytes a garbage
     collection would free afterwards.
@@ -74,6 +75,23 @@ options:
           lets every tag outside the kept ones go. A rule sets O(rules[].keep_last), O(rules[].older_than) or both.
         type: str
         default: ""
+  immutable:
+    description: >-
+      Immutable tags, which always stay, most specific rule first (as C(dockyard.registry.immutable_compile) gives
+      registry_frontend_immutable_tags) - a repository is governed by the first rule whose O(immutable[].regex)
+      matches its name.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      regex:
+        description: Regular expression of the repository names the rule governs (whole name).
+        type: str
+        required: true
+      tags:
+        description: Regular expression of the tags it guards (whole tag).
+        type: str
+        required: true
   delete_tags:
     description: Delete tags one by one (distribution 3.x); false deletes manifests by digest (2.x).
     type: bool
@@ -130,7 +148,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 repositories:
-  description: Per repository that loses something, what goes and what stays.
+  description: >-
+    Per repository that loses something, or keeps immutable tags its rule lets go, what goes and what stays
+    (immutable - those tags).
   returned: always
   type: list
   elements: dict
@@ -140,6 +160,7 @@ repositories:
       delete: [{tag: build-17, digest: "sha256:3f1c..."}]
       delete_digests: ["sha256:3f1c..."]
       keep: [latest, build-18, build-19]
+      immutable: [latest]
 bytes_freed:
   description: >-
     Bytes of manifests, configs and layers that nothing kept references any more: what a garbage
@@ -178,6 +199,10 @@ ARGUMENT_SPEC = dict(
         keep_last=dict(type="int", default=0),
         keep_tags=dict(type="list", elements="str", default=[]),
         older_than=dict(type="str", default=""),
+    )),
+    immutable=dict(type="list", elements="dict", default=[], options=dict(
+        regex=dict(type="str", required=True),
+        tags=dict(type="str", required=True),
     )),
     delete_tags=dict(type="bool", default=False),
     apply=dict(type="bool", default=False),
@@ -337,8 +362,9 @@ def reach(digests, manifests):
     return seen
 
 
-def plan(repositories, rules, now, delete_tags):
-    """What goes: per repository, the tags, the digests to delete, the tags kept; and the bytes freed."""
+def plan(repositories, rules, now, delete_tags, immutable=()):
+    """What goes: per repository, the tags, the digests to delete, the tags kept (the immutable ones the rules
+    let go named); and the bytes freed."""
     report, kept_blobs, freed = [], {}, {}
     for name, repository in sorted(repositories.items()):
         tags, manifests = repository["tags"], repository["manifests"]
@@ -351,6 +377,9 @@ def plan(repositories, rules, now, delete_tags):
             age = seconds(rule["older_than"])
             if age is not None:
                 keep |= {t for t in tags if (now - manifests[tags[t]]["created"]).total_seconds() <= age}
+        guard = next((g for g in immutable if re.fullmatch(g["regex"], name)), None)
+        spared = sorted(t for t in set(tags) - keep if guard and re.fullmatch(guard["tags"], t))
+        keep |= set(spared)
         protected = reach({tags[t] for t in keep}, manifests)
         going = sorted(t for t in tags if t not in keep)
         if delete_tags:
@@ -373,10 +402,11 @@ def plan(repositories, rules, now, delete_tags):
         for digest in removed:
             freed[digest] = manifests[digest]["size"]
             freed.update(manifests[digest]["blobs"])
-        if going:
+        if going or spared:
             report.append({"name": name, "rule": rule["repositories"] if rule else None,
                            "delete": [{"tag": t, "digest": tags[t]} for t in going],
-                           "delete_digests": sorted(gone), "keep": sorted(keep), "references": references})
+                           "delete_digests": sorted(gone), "keep": sorted(keep), "immutable": spared,
+                           "references": references})
     # What every repository keeps is kept: registries share blobs across repositories.
     bytes_freed = sum(size for digest, size in freed.items() if digest not in kept_blobs)
     return report, bytes_freed
@@ -390,8 +420,8 @@ def main():
                         params["validate_certs"], params["timeout"])
     try:
         check_rules(params["rules"])
-        report, bytes_freed = plan(read(registry), params["rules"],
-                                   datetime.datetime.now(datetime.timezone.utc), params["delete_tags"])
+        report, bytes_freed = plan(read(registry), params["rules"], datetime.datetime.now(datetime.timezone.utc),
+                                   params["delete_tags"], params["immutable"])
         if applying:
             for repository in report:
                 for reference in repository["references"]:
@@ -400,7 +430,8 @@ def main():
         module.fail_json(msg=str(exc))
     for repository in report:
         del repository["references"]
-    module.exit_json(changed=bool(report) and (applying or module.check_mode), repositories=report,
+    deleting = any(repository["delete"] for repository in report)
+    module.exit_json(changed=deleting and (applying or module.check_mode), repositories=report,
                      bytes_freed=bytes_freed, applied=applying)
 
 

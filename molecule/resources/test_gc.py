@@ -4,7 +4,8 @@ read-only, on distribution 2.x and 3.x on one host (scenario default) and on
 the replicated registry on S3 (scenario ha).
 
 The policy (test_gc_rules): gc/app keeps latest, release-* and its two newest
-other tags; gc/multi keeps the index tagged new; keep/* has no rule.
+other tags; gc/multi keeps the index tagged new; keep/* has no rule. In
+scenario default, gc/app's build-3 is an immutable tag, which stays.
 """
 
 import json
@@ -20,6 +21,8 @@ REGISTRIES = {
     "ha": {"registry.ha.test": ["registry-a", "registry-b"]},
 }[os.environ["MOLECULE_SCENARIO_NAME"]]
 MAJOR = {"registry-v2:443": "2"}
+# The tags of gc/app registry_frontend_immutable_tags guards.
+IMMUTABLE = {"default": {"build-3"}, "ha": set()}[os.environ["MOLECULE_SCENARIO_NAME"]]
 # Where the blob-descriptor cache is redis (ha), the collection empties it.
 REDIS = os.environ["MOLECULE_SCENARIO_NAME"] == "ha"
 
@@ -58,7 +61,8 @@ def test_dry_run_reports_and_deletes_nothing(story):
     assert set(report) == {"gc/app", "gc/multi"}, "keep/* has no rule: nothing of it may go"
     going = {entry["tag"] for entry in report["gc/app"]["delete"]}
     # 2.x deletes by digest: build-1 shares its digest with release-1, which stays.
-    assert going == ({"build-2", "build-3"} if major == "2" else {"build-1", "build-2", "build-3"})
+    assert going == ({"build-2", "build-3"} if major == "2" else {"build-1", "build-2", "build-3"}) - IMMUTABLE
+    assert report["gc/app"]["immutable"] == sorted(IMMUTABLE)
     assert [entry["tag"] for entry in report["gc/multi"]["delete"]] == ["old"]
     assert files["dry-run"]["retention"]["bytes_freed"] > 2 * 400_000
     tags = files["after-dry-run"]["tags"]
@@ -70,7 +74,7 @@ def test_kept_tags_keep_their_digests(story):
     _, major, files = story
     expected = seeded_tags(files["seed"])
     tags = files["after-gc"]["tags"]
-    kept = APP_KEPT | ({"build-1"} if major == "2" else set())
+    kept = APP_KEPT | IMMUTABLE | ({"build-1"} if major == "2" else set())
     assert tags["gc/app"] == {tag: expected["gc/app"][tag] for tag in kept}
     assert tags["gc/multi"] == {"new": expected["gc/multi"]["new"]}
     assert tags["keep/base"]["1"] == expected["keep/base"]["1"]
@@ -79,11 +83,11 @@ def test_kept_tags_keep_their_digests(story):
 def test_kept_blobs_stay_and_unshared_ones_go(story):
     _, major, files = story
     seed, blobs = files["seed"], files["after-gc"]["blobs"]
-    kept_images = [seed["base"]] + [seed["app"][tag] for tag in ("build-1", "build-4", "build-5")] \
+    kept_images = [seed["base"]] + [seed["app"][tag] for tag in ("build-1", "build-4", "build-5", *IMMUTABLE)] \
         + list(seed["multi"]["new"]["children"].values())
     for image in kept_images:
         assert all(blobs[blob] is True for blob in image["blobs"]), image
-    gone_images = [seed["app"]["build-2"], seed["app"]["build-3"]]
+    gone_images = [seed["app"][tag] for tag in ("build-2", "build-3") if tag not in IMMUTABLE]
     if major == "3":
         # 3.x collects the children of the deleted index too (--delete-untagged).
         gone_images += list(seed["multi"]["old"]["children"].values())

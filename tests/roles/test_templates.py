@@ -51,6 +51,9 @@ TEMPLATES = {
 DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
            "registry_frontend_blob_cache_dir": ["registry_frontend_name"],
            "registry_frontend_audit_log": ["registry_frontend_name"],
+           "registry_frontend_refusal_socket": ["registry_frontend_name"],
+           # filter_plugins/access.py: tag patterns and user names into nginx maps
+           "registry_frontend_immutable": ["registry_frontend_immutable_tags", "registry_frontend_access_groups"],
            # filter_plugins/access.py: patterns, user and group names into nginx maps
            "registry_frontend_access": ["registry_frontend_access_rules", "registry_frontend_access_catalog",
                                         "registry_frontend_access_groups"]}

@@ -111,7 +111,9 @@ TEAMS = {"registry_users": users(("ci", SECRETS["user"]), ("alice", SECRETS["use
          "registry_frontend_access_catalog": ["ci"],
          "registry_frontend_access_rules": [{"repository": "team-a/*", "pull": ["ci"], "push": ["team-a"]},
                                             {"repository": "team-b/*", "pull": ["ci"], "push": ["team-b"]},
-                                            {"repository": "base/*", "pull": ["team-a", "team-b"], "push": ["ci"]}]}
+                                            {"repository": "base/*", "pull": ["team-a", "team-b"], "push": ["ci"]}],
+         "registry_frontend_immutable_tags": [{"repository": "base/*", "tags": ["v*"], "except": ["*-rc*"],
+                                               "users": ["team-a"]}]}
 TEAMS_ANONYMOUS = dict(TEAMS, **dict(ANONYMOUS_PULL, registry_frontend_users=TEAMS["registry_users"]),
                        registry_frontend_access_rules=TEAMS["registry_frontend_access_rules"][:2]
                        + [{"repository": "base/*", "push": ["ci"], "anonymous": True}])
@@ -543,6 +545,19 @@ CASES = [
      'registry_frontend_access_rules[0].pull[0] "ci\\" 1; \\"~" is not valid: give 1 to 64 letters'),
     ("access-unknown-field", dict(TEAMS, registry_frontend_access_rules=[{"repository": "base/*", "pulls": ["ci"]}]),
      "registry_frontend_access_rules.pulls"),
+    ("immutable-unknown-user", dict(TEAMS, registry_frontend_immutable_tags=[{"repository": "base/*", "users": ["carol"]}]),
+     'registry_frontend_immutable_tags[0] (base/*).users names "carol", neither a user in registry_users '
+     "(registry_frontend_registry_users) nor a group of registry_frontend_access_groups."),
+    ("immutable-pattern-twice", dict(TEAMS, registry_frontend_immutable_tags=[{"repository": "base/*"},
+                                                                             {"repository": "base/*", "tags": ["v*"]}]),
+     "registry_frontend_immutable_tags[1] (base/*) repeats the pattern of registry_frontend_immutable_tags[0]"),
+    ("immutable-no-tags", dict(TEAMS, registry_frontend_immutable_tags=[{"repository": "base/*", "tags": []}]),
+     "registry_frontend_immutable_tags[0] (base/*) has an empty tags list, which guards no tag"),
+    ("immutable-tag-injection",
+     dict(TEAMS, registry_frontend_immutable_tags=[{"repository": "base/*", "except": ['latest" tag;\n}']}]),
+     'registry_frontend_immutable_tags[0].except[0] "latest\\" tag;\\n}" is not valid: give a tag, or one with'),
+    ("immutable-unknown-field", dict(TEAMS, registry_frontend_immutable_tags=[{"repository": "base/*", "tag": ["v*"]}]),
+     "registry_frontend_immutable_tags.tag"),
     # retention and garbage collection
     ("retention-unbounded", {"registry_retention_rules": [{"repositories": "ci/*", "keep_tags": ["latest"]}]},
      "registry_retention_rules[0] (ci/*) sets neither keep_last above 0 nor older_than, so every tag keep_tags does "

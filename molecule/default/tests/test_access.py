@@ -3,10 +3,12 @@
 On registry-v2:443 the registry checks the password and nginx the rule; on
 registry-v3:5443 nginx checks both; registry-v3:443 lets anyone pull where a
 rule says anonymous (base/* and everything the admins keep, not the teams').
-alice is team-a, bob team-b, builder the CI user, ci the admin.
+alice is team-a, bob team-b, builder the CI user, ci the admin. base/*'s
+v* tags are immutable (release candidates aside) but to the admins.
 """
 
 import json
+import time
 import urllib.parse
 
 import pytest
@@ -271,3 +273,74 @@ def test_skopeo_and_crane_see_the_refusal_in_their_words(host, registry, passwor
     assert push.rc != 0 and "DENIED: requested access to the resource is denied" in push.stderr, push.stderr
     allowed = host.run(f"{crane} copy {registry}/base/busybox:1 {registry}/team-a/app:from-crane")
     assert allowed.rc == 0, allowed.stderr
+
+
+@pytest.fixture(scope="module")
+def releases(host, passwords):
+    """builder has pushed base/busybox:<release> (a tag of its own for each run), and a second image, of another
+    digest, is ready under that name in Docker and in /root/access/second.tar."""
+    release = f"v{int(time.time())}"
+    host.run("docker rm --force access-second")
+    host.check_output("docker load -i /root/busybox.tar && docker create --name access-second dockyard-test/busybox")
+    host.check_output(f"docker commit --change 'LABEL release={release}' access-second dockyard-test/second:{release}")
+    host.check_output(f"docker save --output /root/access/second.tar dockyard-test/second:{release}")
+    for registry in PUSH:
+        tag(host, f"{registry}/base/busybox:{release}")
+        assert docker(host, "builder", f"push {registry}/base/busybox:{release}").rc == 0
+    return release
+
+
+def digest(host, registry, reference):
+    return host.check_output(f"SSL_CERT_FILE=/etc/docker/certs.d/{registry}/ca.crt DOCKER_CONFIG=/root/access/ci "
+                             f"crane digest {registry}/{reference}")
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_an_immutable_tag_is_pushed_once_and_docker_skopeo_and_crane_are_told_why(host, registry, passwords, releases):
+    reference = f"base/busybox:{releases}"
+    first = digest(host, registry, reference)
+    refusal = f"tag {releases} of base/busybox is immutable: it is not pushed again"
+    host.check_output(f"docker tag dockyard-test/second:{releases} {registry}/{reference}")
+    push = docker(host, "builder", f"push {registry}/{reference}")
+    assert push.rc != 0 and f"denied: {refusal}" in push.stderr, push.stderr
+    skopeo = host.run(f"skopeo copy --dest-creds builder:{passwords['builder']} docker-archive:/root/access/second.tar "
+                      f"docker://{registry}/{reference}")
+    assert skopeo.rc != 0 and f"denied: {refusal}" in skopeo.stderr, skopeo.stderr
+    crane = f"SSL_CERT_FILE=/etc/docker/certs.d/{registry}/ca.crt DOCKER_CONFIG=/root/access/builder crane"
+    push = host.run(f"{crane} push /root/access/second.tar {registry}/{reference}")
+    assert push.rc != 0 and f"DENIED: {refusal}" in push.stderr, push.stderr
+    assert digest(host, registry, reference) == first
+    # A wrong password is told 401 before anything about the tag.
+    wrong = probe(host, registry, f"/v2/{reference.replace(':', '/manifests/')}", "--method PUT",
+                  f"--header 'Content-Type: {MANIFEST}'", "--data '{}'", user="builder",
+                  passwords={"builder": "wrong-password"})
+    assert wrong["status"] == 401, wrong
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_an_immutable_tag_and_its_digest_are_not_deleted(host, registry, passwords, releases):
+    path = f"/v2/base/busybox/manifests/{releases}"
+    first = digest(host, registry, f"base/busybox:{releases}")
+    for reference, message in [(releases, f"base/busybox keeps immutable tags: {releases} is not deleted"),
+                               (first, f"base/busybox keeps immutable tags: {first} is not deleted")]:
+        response = probe(host, registry, f"/v2/base/busybox/manifests/{reference}", "--method DELETE",
+                         user="builder", passwords=passwords)
+        assert response["status"] == 403, response
+        assert response["headers"]["docker-distribution-api-version"] == ["registry/2.0"]
+        assert json.loads(response["body"])["errors"] == [
+            {"code": "DENIED", "message": message, "detail": {"repository": "base/busybox", "reference": reference}}]
+    assert probe(host, registry, path, "--method HEAD", f"--header 'Accept: {MANIFEST}'", user="builder",
+                 passwords=passwords)["status"] == 200
+
+
+@pytest.mark.parametrize("registry", PUSH)
+def test_the_rules_users_and_release_candidates_may_push_again(host, registry, releases):
+    second = f"dockyard-test/second:{releases}"
+    for user, reference in [("builder", f"base/busybox:{releases}-rc1"), ("ci", f"base/busybox:{releases}")]:
+        tag(host, f"{registry}/{reference}")
+        if user == "builder":
+            assert docker(host, user, f"push {registry}/{reference}").rc == 0
+        host.check_output(f"docker tag {second} {registry}/{reference}")
+        push = docker(host, user, f"push {registry}/{reference}")
+        assert push.rc == 0, push.stderr
+        assert f"digest: {digest(host, registry, reference)} " in push.stdout, push.stdout

@@ -1,9 +1,11 @@
 """The journey "two teams on the registry": on the bought certificate's registry, each team pushes its own
 repositories and is refused the other's, the CI user pulls both teams' and pushes neither, the catalog is
-the admins', the teams' vault stays encrypted, and no password reached the output."""
+the admins', a release of base/* is pushed once but by the admins, the teams' vault stays encrypted, and no
+password reached the output."""
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,16 @@ def test_only_the_admins_list_the_catalog(host, docker):
     assert {"team-a/app", "team-b/app"} <= set(json.loads(catalog("ops")["body"])["repositories"])
     denied = catalog("alice")
     assert denied["status"] == 403 and json.loads(denied["body"])["errors"][0]["code"] == "DENIED", denied
+
+
+def test_a_release_of_base_is_pushed_once_but_by_the_admins(host, docker):
+    release = f"{REGISTRY}/base/app:{int(time.time())}"
+    host.check_output(f"docker tag dockyard-test/busybox {release}")
+    assert docker(None, f"push {release}").rc == 0
+    host.run("docker rm --force teams-second")
+    host.check_output("docker create --name teams-second dockyard-test/busybox")
+    host.check_output(f"docker commit --change 'LABEL second=1' teams-second {release}")
+    push = docker(None, f"push {release}")
+    tag = release.rsplit(":", 1)[1]
+    assert f"denied: tag {tag} of base/app is immutable: it is not pushed again" in push.stderr, push.stderr
+    assert docker("ops", f"push {release}").rc == 0

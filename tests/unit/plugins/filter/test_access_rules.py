@@ -31,15 +31,26 @@ RULES = [
 ]
 
 
-def render(rules=None, auth="registry", catalog=("ops",)):
-    """The vhost the role writes for these rules (RULES by default)."""
+IMMUTABLE = [
+    {"repository": "releases/*", "tags": ["v*", "release-*"], "except": ["*-rc*"], "users": ["ops"]},
+    {"repository": "releases/scratch", "tags": ["keep"]},
+    {"repository": "base/*", "except": ["latest"]},
+]
+
+
+def render(rules=None, auth="registry", catalog=("ops",), immutable=None):
+    """The vhost the role writes for these rules and immutable tags (RULES and IMMUTABLE by default)."""
     rules = RULES if rules is None else rules
+    immutable = IMMUTABLE if immutable is None else immutable
     defaults = yaml.safe_load((ROOT / "roles/registry_frontend/defaults/main.yml").read_text())
     variables = dict(defaults, registry_frontend_server_name="registry.example.com", registry_frontend_auth=auth,
                      registry_frontend_push_port=5443 if auth == "anonymous_pull" else 0,
                      registry_frontend_access_rules=rules,
                      registry_frontend_audit_log="/var/log/dockyard/registry-audit.log",
-                     registry_frontend_access=access.dockyard_access_compile(rules, GROUPS, list(catalog)))
+                     registry_frontend_access=access.dockyard_access_compile(rules, GROUPS, list(catalog)),
+                     registry_frontend_immutable_tags=immutable,
+                     registry_frontend_immutable=access.dockyard_immutable_compile(immutable, GROUPS),
+                     registry_frontend_refusal_socket="/run/nginx-dockyard-registry-refusals.sock")
     environment = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
     environment.filters["regex_replace"] = lambda value, pattern, replacement: re.sub(pattern, replacement, value)
     template = (ROOT / "roles/registry_frontend/templates/vhost.conf.j2").read_text()
@@ -66,10 +77,10 @@ def maps(vhost):
 class Request:
     """One request as nginx's maps see it."""
 
-    def __init__(self, vhost, method, uri, user="", content_type=""):
+    def __init__(self, vhost, method, uri, user="", content_type="", **inputs):
         self.maps = maps(vhost)
         self.inputs = {"request_method": method, "request_uri": uri, "remote_user": user,
-                       "content_type": content_type}
+                       "content_type": content_type, **inputs}
 
     def interpolate(self, text, groups=()):
         def value(match):
@@ -327,3 +338,73 @@ def test_nothing_from_a_rule_breaks_out_of_its_quoted_place_in_the_vhost():
         for key, value in entries:
             assert '"' not in key and "{" not in value and ";" not in key + value, (variable, key)
     assert VHOST.count("{") == VHOST.count("}")
+
+
+@pytest.mark.parametrize("method, uri, user, expected", [
+    # a guarded tag: checked with the registry before a push, never deleted; the rule's users pass
+    ("PUT", "/v2/releases/app/manifests/v1.0", "alice", "check"),
+    ("PUT", "/v2/releases/app/manifests/release-2026", "alice", "check"),
+    ("DELETE", "/v2/releases/app/manifests/v1.0", "alice", "deny"),
+    ("PUT", "/v2/releases/app/manifests/v1.0", "admin", ""),
+    ("DELETE", "/v2/releases/app/manifests/v1.0", "admin", ""),
+    # by digest: pushed as ever (content-addressed), deleted by the rule's users only
+    ("PUT", f"/v2/releases/app/manifests/{DIGEST}", "alice", ""),
+    ("DELETE", f"/v2/releases/app/manifests/{DIGEST}", "alice", "deny"),
+    ("DELETE", f"/v2/releases/app/manifests/{DIGEST}", "admin", ""),
+    # what the rule leaves mutable: its except, other tags, other repositories, reads, blobs
+    ("PUT", "/v2/releases/app/manifests/v1.0-rc1", "alice", ""),
+    ("PUT", "/v2/releases/app/manifests/nightly", "alice", ""),
+    ("DELETE", "/v2/releases/app/manifests/nightly", "alice", ""),
+    ("PUT", "/v2/releases/app/manifests/v1.0?ns=docker.io", "alice", "check"),
+    ("PUT", "/v2/team-a/app/manifests/v1.0", "alice", ""),
+    ("GET", "/v2/releases/app/manifests/v1.0", "alice", ""),
+    ("HEAD", "/v2/releases/app/manifests/v1.0", "alice", ""),
+    ("DELETE", f"/v2/releases/app/blobs/{DIGEST}", "alice", ""),
+    ("PUT", "/v2/releases/app/blobs/uploads/0f9a?digest=sha256%3Aab", "alice", ""),
+    # the most specific pattern governs: releases/scratch guards keep alone, and exempts nobody
+    ("PUT", "/v2/releases/scratch/manifests/v1.0", "alice", ""),
+    ("PUT", "/v2/releases/scratch/manifests/keep", "admin", "check"),
+    ("DELETE", f"/v2/releases/scratch/manifests/{DIGEST}", "admin", "deny"),
+    # tags default to every tag, latest excepted
+    ("PUT", "/v2/base/python/manifests/3.12", "admin", "check"),
+    ("PUT", "/v2/base/python/manifests/latest", "admin", ""),
+    # a tag is matched whole and with its case
+    ("PUT", "/v2/releases/app/manifests/xv1.0", "alice", ""),
+    ("PUT", "/v2/releases/app/manifests/V1.0", "alice", ""),
+])
+def test_immutable_tags_are_checked_refused_or_let_through_as_the_rules_say(method, uri, user, expected):
+    assert Request(VHOST, method, uri, user)["dockyard_registry_immutable"] == expected
+
+
+@pytest.mark.parametrize("method, uri, status, target", [
+    ("PUT", "/v2/releases/app/manifests/v1.0", "200", "dockyard_registry_refusals"),
+    ("PUT", "/v2/releases/app/manifests/v1.0", "404", "dockyard_registry"),
+    ("DELETE", "/v2/releases/app/manifests/v1.0", "200", "dockyard_registry_refusals"),
+    ("DELETE", f"/v2/releases/app/manifests/{DIGEST}", "404", "dockyard_registry_refusals"),
+    ("PUT", "/v2/releases/app/manifests/nightly", "", "dockyard_registry"),
+])
+def test_the_registrys_answer_on_the_tag_decides_where_the_request_goes(method, uri, status, target):
+    request = Request(VHOST, method, uri, "alice", dockyard_registry_tag_status=status)
+    assert request["dockyard_registry_target"] == target
+
+
+def test_the_refusal_names_the_tag_and_the_repository():
+    push = Request(VHOST, "PUT", "/v2/releases/app/manifests/v1.0", "alice")
+    assert push["dockyard_registry_refusal"] == "tag v1.0 of releases/app is immutable: it is not pushed again"
+    delete = Request(VHOST, "DELETE", f"/v2/releases/app/manifests/{DIGEST}", "alice")
+    assert delete["dockyard_registry_refusal"] == f"releases/app keeps immutable tags: {DIGEST} is not deleted"
+
+
+def test_immutable_tags_are_checked_on_the_ports_that_take_writes_and_cost_nothing_without_rules():
+    assert render().count("auth_request /.dockyard-immutable;") == 1
+    both_ports = render(auth="anonymous_pull")
+    assert both_ports.count("auth_request /.dockyard-immutable;") == 1  # the push port; the other takes no writes
+    assert both_ports.index("listen 5443 ssl;") < both_ports.index("auth_request /.dockyard-immutable;")
+    assert "immutable" not in render(immutable=[]).replace("immutable_tags", "")
+
+
+def test_retention_reads_the_guarded_tags_as_nginx_does():
+    rules = access.dockyard_immutable_compile(IMMUTABLE)["rules"]
+    governing = next(rule for rule in rules if re.search(rule["regex"], "releases/app"))
+    assert [tag for tag in ["v1", "v1-rc1", "release-1", "nightly"] if re.search(governing["tags"], tag)] == \
+        ["v1", "release-1"]

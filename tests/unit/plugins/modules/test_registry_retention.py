@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from ansible_collections.dockyard.registry.plugins.filter import access
 from ansible_collections.dockyard.registry.plugins.modules import registry_retention as retention
 
 NOW = datetime.datetime(2026, 11, 25, tzinfo=datetime.UTC)
@@ -90,6 +91,20 @@ def test_first_matching_rule_governs():
     rules = [{"repositories": "ci/app", "keep_last": 10, "keep_tags": [], "older_than": ""}, RULE]
     report, freed = retention.plan(repository(), rules, NOW, delete_tags=True)
     assert report == [] and freed == 0
+
+
+def test_immutable_tags_stay_whatever_the_rules_say_and_are_named():
+    # The front end's rules, compiled as the role compiles them: the most specific governs ci/app.
+    immutable = access.dockyard_immutable_compile([{"repository": "ci/*", "tags": ["build-*"], "except": ["build-2"]},
+                                                   {"repository": "ci/app", "tags": ["multi"]}])["rules"]
+    report = retention.plan(repository(), [RULE], NOW, delete_tags=True, immutable=immutable)[0]
+    assert report[0]["immutable"] == ["multi"]
+    assert [d["tag"] for d in report[0]["delete"]] == ["build-1", "build-2", "build-3"]
+    immutable = access.dockyard_immutable_compile([{"repository": "ci/*", "tags": ["build-*"], "except": ["build-2"]}])
+    report = retention.plan(repository(), [RULE], NOW, delete_tags=False, immutable=immutable["rules"])[0]
+    # build-1 stays, and its digest with it; build-2 goes; build-3 shares latest's digest.
+    assert report[0]["immutable"] == ["build-1", "build-3"]
+    assert report[0]["references"] == ["d2", "idx"]
 
 
 @pytest.mark.parametrize("rule, message", [
