@@ -38,6 +38,10 @@ UPLOAD = "[a-zA-Z0-9_=-][a-zA-Z0-9_.=-]*"
 QUERY_VALUE = "[A-Za-z0-9._~%:=-]*"
 # A character of a tag (distribution: [\w][\w.-]{0,127}).
 TAG_CHARACTER = "[A-Za-z0-9_.-]"
+# The tags that hold what refers to a manifest where the registry has no
+# referrers API (the OCI referrers tag schema's index, cosign's signatures,
+# attestations and SBOMs): their tools push them again with each addition.
+REFERRER_TAG = "sha256-[0-9a-f]{64}(?:[.](?:sig|att|sbom))?"
 # A manifest's path: its repository and its reference.
 MANIFEST_ROUTE = f"^/v2/({NAME})/manifests/({REFERENCE})(?:[?]|$)"
 # distribution's routes below /v2/<name>/ (registry/api/v2/descriptors.go).
@@ -175,8 +179,9 @@ def dockyard_immutable_compile(rules, groups=None):
     "key", "exempt"}] most specific first, "manifest": regex of a manifest's
     path, its repository and its reference, "digest": regex of a digest}.
     "tags" is a regular expression of the whole tags a rule guards (its
-    except left out), "key" the same after "<token>:", and "exempt" the
-    users who may still push and delete them, groups expanded.
+    except and the referrer tags left out), "key" the same after
+    "<token>:", and "exempt" the users who may still push and delete them,
+    groups expanded.
     """
     groups = dict(groups or {})
     compiled = []
@@ -184,7 +189,7 @@ def dockyard_immutable_compile(rules, groups=None):
         token = f"i{index + 1}"
         guarded = "|".join(_glob(tag, "/", f"{TAG_CHARACTER}*") for tag in rule.get("tags", ["*"]))
         excepted = "|".join(_glob(tag, "/", f"{TAG_CHARACTER}*") for tag in rule.get("except") or [])
-        tags = (f"(?!(?:{excepted})$)" if excepted else "") + f"(?:{guarded})$"
+        tags = f"(?!{REFERRER_TAG}$)" + (f"(?!(?:{excepted})$)" if excepted else "") + f"(?:{guarded})$"
         compiled.append({
             "token": token,
             "repository": rule["repository"],

@@ -17,6 +17,14 @@ description:
     is not among the O(rules[].keep_last) newest of the other tags, and, when
     O(rules[].older_than) is set, is older than that.
   - Whatever the rules say, a tag O(immutable) guards stays.
+  - >-
+    What refers to an image by the tags a registry without the referrers API
+    keeps for it (the OCI referrers tag schema's C(sha256-<hex>) index, and
+    cosign's C(sha256-<hex>.sig), C(.att) and C(.sbom)) is no tag of the rules -
+    it stays while its subject stays, and goes with it. One whose subject is
+    gone (the registry answers 404 for it) is an orphan, reported, and deleted
+    where a rule governs the repository. The manifests a referrers index holds
+    go with it, by digest too.
   - Dry run unless O(apply) (and never in check mode) - the result reports, per
     repository, the tags and digests that go, and the bytes a garbage
     collection would free afterwards.
@@ -149,18 +157,21 @@ EXAMPLES = r"""
 RETURN = r"""
 repositories:
   description: >-
-    Per repository that loses something, or keeps immutable tags its rule lets go, what goes and what stays
-    (immutable - those tags).
+    Per repository that loses something, keeps immutable tags its rule lets go, or holds orphans, what goes
+    and what stays (immutable - those tags; orphans - the referrer tags whose subject is gone); a referrer tag
+    that goes is named with its kind (referrers, signature, attestation or sbom) and its subject.
   returned: always
   type: list
   elements: dict
   sample:
     - name: ci/app
       rule: "ci/*"
-      delete: [{tag: build-17, digest: "sha256:3f1c..."}]
+      delete: [{tag: build-17, digest: "sha256:3f1c..."},
+               {tag: sha256-3f1c....sig, digest: "sha256:a2e4...", kind: signature, subject: "sha256:3f1c..."}]
       delete_digests: ["sha256:3f1c..."]
-      keep: [latest, build-18, build-19]
+      keep: [latest, build-18, build-19, sha256-5d0a....sig]
       immutable: [latest]
+      orphans: [sha256-9e3b....sig]
 bytes_freed:
   description: >-
     Bytes of manifests, configs and layers that nothing kept references any more: what a garbage
@@ -215,6 +226,11 @@ IMAGE_TYPES = ("application/vnd.oci.image.manifest.v1+json",
                "application/vnd.docker.distribution.manifest.v2+json")
 ACCEPT = ", ".join(INDEX_TYPES + IMAGE_TYPES)
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# A tag that holds what refers to another manifest, its subject, where the
+# registry has no referrers API: the OCI referrers tag schema's index
+# (sha256-<hex>) and cosign's signatures, attestations and SBOMs.
+REFERRER_TAG = re.compile(r"(sha256)-([0-9a-f]{64})(?:\.(sig|att|sbom))?")
+KINDS = {None: "referrers", "sig": "signature", "att": "attestation", "sbom": "sbom"}
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
@@ -314,7 +330,20 @@ class Registry:
 
     def config_created(self, repository, digest):
         body = self.request("GET", f"/v2/{repository}/blobs/{digest}").body
-        return parse_created(json.loads(body).get("created"))
+        try:
+            config = json.loads(body)
+        except ValueError:  # an artifact's config need not be JSON
+            return EPOCH
+        return parse_created(config.get("created") if isinstance(config, dict) else None)
+
+    def exists(self, repository, digest):
+        try:
+            self.request("HEAD", f"/v2/{repository}/manifests/{digest}", accept=ACCEPT)
+        except RetentionError as exc:
+            if " answered 404:" in str(exc):
+                return False
+            raise
+        return True
 
     def delete(self, repository, reference):
         self.request("DELETE", f"/v2/{repository}/manifests/{reference}")
@@ -347,8 +376,16 @@ def read(registry):
         manifests, tags = {}, {}
         for tag in registry.tags(repository):
             tags[tag] = describe(registry, repository, tag, manifests)
-        repositories[repository] = {"tags": tags, "manifests": manifests}
+        subjects = {subject(tag) for tag in tags} - {None} - set(manifests)
+        repositories[repository] = {"tags": tags, "manifests": manifests,
+                                    "missing": {digest for digest in subjects if not registry.exists(repository, digest)}}
     return repositories
+
+
+def subject(tag):
+    """The digest of the subject a referrer tag names, or None."""
+    match = REFERRER_TAG.fullmatch(tag)
+    return f"{match.group(1)}:{match.group(2)}" if match else None
 
 
 def reach(digests, manifests):
@@ -362,24 +399,39 @@ def reach(digests, manifests):
     return seen
 
 
+def referrer(tag):
+    """{kind, subject} of a referrer tag; {} for any other."""
+    match = REFERRER_TAG.fullmatch(tag)
+    return {"kind": KINDS[match.group(3)], "subject": subject(tag)} if match else {}
+
+
 def plan(repositories, rules, now, delete_tags, immutable=()):
     """What goes: per repository, the tags, the digests to delete, the tags kept (the immutable ones the rules
     let go named); and the bytes freed."""
     report, kept_blobs, freed = [], {}, {}
     for name, repository in sorted(repositories.items()):
         tags, manifests = repository["tags"], repository["manifests"]
+        subjects = {t: subject(t) for t in tags if subject(t)}
+        images = [t for t in tags if t not in subjects]
         rule = next((r for r in rules if fnmatch.fnmatchcase(name, r["repositories"])), None)
-        keep = set(tags)
+        keep = set(images)
         if rule is not None:
-            keep = {t for t in tags if any(re.fullmatch(p, t) for p in rule["keep_tags"])}
-            newest = sorted(set(tags) - keep, key=lambda t: (manifests[tags[t]]["created"], t), reverse=True)
+            keep = {t for t in images if any(re.fullmatch(p, t) for p in rule["keep_tags"])}
+            newest = sorted(set(images) - keep, key=lambda t: (manifests[tags[t]]["created"], t), reverse=True)
             keep |= set(newest[:rule["keep_last"]])
             age = seconds(rule["older_than"])
             if age is not None:
-                keep |= {t for t in tags if (now - manifests[tags[t]]["created"]).total_seconds() <= age}
+                keep |= {t for t in images if (now - manifests[tags[t]]["created"]).total_seconds() <= age}
         guard = next((g for g in immutable if re.fullmatch(g["regex"], name)), None)
-        spared = sorted(t for t in set(tags) - keep if guard and re.fullmatch(guard["tags"], t))
+        spared = sorted(t for t in set(images) - keep if guard and re.fullmatch(guard["tags"], t))
         keep |= set(spared)
+        # What refers to an image stays with it and goes with it; what refers
+        # to a manifest that is gone is an orphan, which goes where a rule governs.
+        kept_subjects = reach({tags[t] for t in keep}, manifests)
+        present = reach({tags[t] for t in images}, manifests)
+        orphans = sorted(t for t, digest in subjects.items() if digest in repository.get("missing", ()))
+        keep |= {t for t, digest in subjects.items()
+                 if digest in kept_subjects or (digest not in present and (t not in orphans or rule is None))}
         protected = reach({tags[t] for t in keep}, manifests)
         going = sorted(t for t in tags if t not in keep)
         if delete_tags:
@@ -392,21 +444,23 @@ def plan(repositories, rules, now, delete_tags, immutable=()):
             # A digest goes with all its tags: one a kept tag shares, or a
             # kept index holds, stays, and so do its other tags.
             gone = {tags[t] for t in going} - protected
-            references = sorted(gone)
-            removed = gone
             keep |= {t for t in going if tags[t] not in gone}
             going = [t for t in going if tags[t] in gone]
+            # A referrers index's children refer to its subject alone: they go with it.
+            gone |= reach({tags[t] for t in going if t in subjects}, manifests) - protected
+            references = sorted(gone)
+            removed = gone
         for digest in protected:
             kept_blobs[digest] = manifests[digest]["size"]
             kept_blobs.update(manifests[digest]["blobs"])
         for digest in removed:
             freed[digest] = manifests[digest]["size"]
             freed.update(manifests[digest]["blobs"])
-        if going or spared:
+        if going or spared or orphans:
             report.append({"name": name, "rule": rule["repositories"] if rule else None,
-                           "delete": [{"tag": t, "digest": tags[t]} for t in going],
+                           "delete": [dict({"tag": t, "digest": tags[t]}, **referrer(t)) for t in going],
                            "delete_digests": sorted(gone), "keep": sorted(keep), "immutable": spared,
-                           "references": references})
+                           "orphans": orphans, "references": references})
     # What every repository keeps is kept: registries share blobs across repositories.
     bytes_freed = sum(size for digest, size in freed.items() if digest not in kept_blobs)
     return report, bytes_freed

@@ -13,6 +13,9 @@ Everything goes to /root/gc/REGISTRY/. What is pushed:
   gc/app:build-1..5    busybox plus a layer of its own, built on day 1..5 of 2026
   gc/app:release-1     build-1 again;  gc/app:latest  build-5 again
   gc/multi:old, :new   two-platform indexes (linux/amd64, linux/arm64), each child with a layer of its own
+  and, with oras, what refers to build-2 and to build-5 where the registry has no referrers API: a signature
+  (cosign's tag, sha256-<hex>.sig) and an SBOM (attached: the OCI referrers tag schema's index, sha256-<hex>),
+  and the signature of an image that is gone (sha256:eee...e)
 """
 
 import base64
@@ -29,6 +32,29 @@ from pathlib import Path
 REGISTRY = sys.argv[2]
 HOME = Path("/root/gc") / REGISTRY
 ENV = dict(os.environ, SSL_CERT_FILE=f"/etc/docker/certs.d/{REGISTRY}/ca.crt")
+
+
+def oras(*arguments):
+    """oras, in HOME (it takes relative file names only), with the client's Docker login."""
+    result = subprocess.run(["oras", *arguments], text=True, env=ENV, cwd=HOME, capture_output=True, check=False)
+    if result.returncode:
+        sys.exit(f"oras {' '.join(arguments)}: {result.stderr}")
+    return result
+
+
+def refer(repository, subject, name):
+    """A signature of subject in its cosign tag, and, where subject is there, an SBOM attached to it."""
+    hexed = subject.removeprefix("sha256:")
+    (HOME / f"{name}.sig").write_text(f"signature of {name} {os.urandom(8).hex()}\n")
+    oras("push", f"{repository}:sha256-{hexed}.sig", f"{name}.sig:application/vnd.dev.cosign.simplesigning.v1+json")
+    facts = {"subject": subject, "signature": image_facts(f"{repository}:sha256-{hexed}.sig")}
+    if name != "orphan":
+        (HOME / f"{name}.sbom").write_text(f"sbom of {name} {os.urandom(8).hex()}\n")
+        attached = oras("attach", "--artifact-type", "application/spdx+json", f"{repository}@{subject}",
+                        f"{name}.sbom:application/spdx+json").stdout
+        facts["sbom"] = image_facts(f"{repository}@{attached.split('Digest: ')[1].split()[0]}")
+        facts["index"] = crane("digest", f"{repository}:sha256-{hexed}").stdout.strip()
+    return facts
 
 
 def crane(*arguments, stdin=None, check=True, keep_output=True):
@@ -68,6 +94,9 @@ def seed():
     crane("tag", f"{REGISTRY}/gc/app:build-1", "release-1")
     crane("tag", f"{REGISTRY}/gc/app:build-5", "latest")
     crane("pull", f"{REGISTRY}/gc/app:build-2", str(HOME / "build-2.image.tar"))
+    facts["referrers"] = {build: refer(f"{REGISTRY}/gc/app", facts["app"][build]["digest"], build)
+                          for build in ("build-2", "build-5")}
+    facts["referrers"]["orphan"] = refer(f"{REGISTRY}/gc/app", "sha256:" + "e" * 64, "orphan")
     for version in ("old", "new"):
         children = {}
         for arch in ("amd64", "arm64"):
@@ -88,12 +117,12 @@ def state(name):
         listing = crane("ls", f"{REGISTRY}/{repository}", check=False)
         tags = listing.stdout.split() if listing.returncode == 0 else []
         found[repository] = {tag: crane("digest", f"{REGISTRY}/{repository}:{tag}").stdout.strip() for tag in tags}
-    images = dict(seed_facts["app"], base=seed_facts["base"],
-                  **{f"{version}-{arch}": child for version, index in seed_facts["multi"].items()
-                     for arch, child in index["children"].items()})
+    images = [("keep/base", seed_facts["base"])] + [("gc/app", facts) for facts in seed_facts["app"].values()] \
+        + [("gc/app", facts) for referrers in seed_facts["referrers"].values()
+           for facts in referrers.values() if isinstance(facts, dict)] \
+        + [("gc/multi", child) for index in seed_facts["multi"].values() for child in index["children"].values()]
     blobs = {}
-    for image, facts in images.items():
-        repository = "keep/base" if image == "base" else "gc/app" if image.startswith("build") else "gc/multi"
+    for repository, facts in images:
         for blob in facts["blobs"]:
             answer = crane("blob", f"{REGISTRY}/{repository}@{blob}", check=False, keep_output=False)
             blobs[blob] = answer.returncode == 0 or answer.stderr.strip()[-300:]

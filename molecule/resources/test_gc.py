@@ -5,7 +5,9 @@ the replicated registry on S3 (scenario ha).
 
 The policy (test_gc_rules): gc/app keeps latest, release-* and its two newest
 other tags; gc/multi keeps the index tagged new; keep/* has no rule. In
-scenario default, gc/app's build-3 is an immutable tag, which stays.
+scenario default, gc/app's build-3 is an immutable tag, which stays. What
+refers to build-2 (a signature and an SBOM) goes with it, what refers to
+build-5 stays with it, and the signature of an image that is gone goes.
 """
 
 import json
@@ -47,9 +49,22 @@ def story(request, host):
     return address, MAJOR.get(address, "3"), files
 
 
+def referrer_tags(seed, *owners):
+    """The tags that hold what refers to these images (build-2, build-5, orphan) and their digests."""
+    tags = {}
+    for owner in owners:
+        referrers = seed["referrers"][owner]
+        hexed = referrers["subject"].removeprefix("sha256:")
+        tags[f"sha256-{hexed}.sig"] = referrers["signature"]["digest"]
+        if "index" in referrers:
+            tags[f"sha256-{hexed}"] = referrers["index"]
+    return tags
+
+
 def seeded_tags(seed):
     app = {f"build-{day}": seed["app"][f"build-{day}"]["digest"] for day in range(1, 6)}
     app.update({"release-1": app["build-1"], "latest": app["build-5"]})
+    app.update(referrer_tags(seed, "build-2", "build-5", "orphan"))
     return {"keep/base": {"1": seed["base"]["digest"]}, "gc/app": app,
             "gc/multi": {version: seed["multi"][version]["digest"] for version in ("old", "new")}}
 
@@ -59,10 +74,14 @@ def test_dry_run_reports_and_deletes_nothing(story):
     report = {entry["name"]: entry for entry in files["dry-run"]["retention"]["repositories"]}
     assert files["dry-run"]["retention"]["applied"] is False
     assert set(report) == {"gc/app", "gc/multi"}, "keep/* has no rule: nothing of it may go"
-    going = {entry["tag"] for entry in report["gc/app"]["delete"]}
+    going = {entry["tag"] for entry in report["gc/app"]["delete"] if "kind" not in entry}
     # 2.x deletes by digest: build-1 shares its digest with release-1, which stays.
     assert going == ({"build-2", "build-3"} if major == "2" else {"build-1", "build-2", "build-3"}) - IMMUTABLE
     assert report["gc/app"]["immutable"] == sorted(IMMUTABLE)
+    referrers = {entry["tag"]: entry["kind"] for entry in report["gc/app"]["delete"] if "kind" in entry}
+    assert referrers == {tag: "referrers" if tag.count(".") == 0 else "signature"
+                         for tag in referrer_tags(files["seed"], "build-2", "orphan")}
+    assert report["gc/app"]["orphans"] == list(referrer_tags(files["seed"], "orphan"))
     assert [entry["tag"] for entry in report["gc/multi"]["delete"]] == ["old"]
     assert files["dry-run"]["retention"]["bytes_freed"] > 2 * 400_000
     tags = files["after-dry-run"]["tags"]
@@ -74,7 +93,8 @@ def test_kept_tags_keep_their_digests(story):
     _, major, files = story
     expected = seeded_tags(files["seed"])
     tags = files["after-gc"]["tags"]
-    kept = APP_KEPT | IMMUTABLE | ({"build-1"} if major == "2" else set())
+    kept = APP_KEPT | IMMUTABLE | ({"build-1"} if major == "2" else set()) \
+        | set(referrer_tags(files["seed"], "build-5"))
     assert tags["gc/app"] == {tag: expected["gc/app"][tag] for tag in kept}
     assert tags["gc/multi"] == {"new": expected["gc/multi"]["new"]}
     assert tags["keep/base"]["1"] == expected["keep/base"]["1"]
@@ -95,6 +115,12 @@ def test_kept_blobs_stay_and_unshared_ones_go(story):
         unshared = [blob for blob in image["blobs"] if blob not in seed["base"]["blobs"]]
         assert len(unshared) == 2  # its config and its own layer
         assert all("BLOB_UNKNOWN" in str(blobs[blob]) for blob in unshared), (image, blobs)
+    # What refers to an image: its file (the config, empty, is every artifact's) stays and goes with the image.
+    for owner, stays in [("build-5", True), ("build-2", False), ("orphan", False)]:
+        for kind in ("signature", "sbom"):
+            if kind in seed["referrers"][owner]:
+                answer = blobs[seed["referrers"][owner][kind]["blobs"][-1]]
+                assert answer is True if stays else "BLOB_UNKNOWN" in str(answer), (owner, kind, answer)
 
 
 def test_storage_fell_by_the_reported_amount(story):

@@ -8,7 +8,7 @@ Docker Engine installed, the rollout benchmark's clients), distribution
 local Go), and a busybox image to push and pull. The registry and busybox
 images are also saved as archives in .cache/images/, which the registry role
 loads the way an air-gapped site would. The Go programs the tests run against
-the registries (the OCI conformance suite, crane, the S3 server versitygw) are
+the registries (the OCI conformance suite, crane, oras, the S3 server versitygw) are
 built into .cache/go/.
 
 An image is rebuilt only when its inputs change: each carries a label with the
@@ -45,11 +45,14 @@ GO_PROGRAMS = {
     "oci-conformance": ("github.com/opencontainers/distribution-spec/conformance",
                         "v0.0.0-20260831232431-97274622c111"),
     "crane": ("github.com/google/go-containerregistry/cmd/crane", "v0.22.1"),
+    # Signatures and other referrers, pushed to registries without the
+    # referrers API by the OCI referrers tag schema (the retention stories).
+    "oras": ("oras.land/oras/cmd/oras", "v1.3.6"),
     # The S3 server of the replicated scenario (its posix backend keeps a
     # bucket as a directory).
     "versitygw": ("github.com/versity/versitygw/cmd/versitygw", "v1.8.0"),
 }
-TEST_PROGRAMS = ("oci-conformance", "crane", "versitygw")
+TEST_PROGRAMS = ("oci-conformance", "crane", "oras", "versitygw")
 LABEL = "dockyard.inputs"
 
 # name -> (tag, parent, context dir, dockerfile, archive file or None)

@@ -368,6 +368,11 @@ def test_nothing_from_a_rule_breaks_out_of_its_quoted_place_in_the_vhost():
     # tags default to every tag, latest excepted
     ("PUT", "/v2/base/python/manifests/3.12", "admin", "check"),
     ("PUT", "/v2/base/python/manifests/latest", "admin", ""),
+    # the tags that hold signatures and other referrers stay mutable: their tools push them again
+    ("PUT", f"/v2/base/python/manifests/sha256-{'ab' * 32}.sig", "admin", ""),
+    ("PUT", f"/v2/base/python/manifests/sha256-{'ab' * 32}", "admin", ""),
+    ("DELETE", f"/v2/base/python/manifests/sha256-{'ab' * 32}.att", "admin", ""),
+    ("PUT", f"/v2/base/python/manifests/sha256-{'ab' * 32}.old", "admin", "check"),
     # a tag is matched whole and with its case
     ("PUT", "/v2/releases/app/manifests/xv1.0", "alice", ""),
     ("PUT", "/v2/releases/app/manifests/V1.0", "alice", ""),

@@ -107,6 +107,56 @@ def test_immutable_tags_stay_whatever_the_rules_say_and_are_named():
     assert report[0]["references"] == ["d2", "idx"]
 
 
+def digest(number):
+    return "sha256:" + f"{number:x}" * 64
+
+
+def referrer_tag(subject, suffix=""):
+    return "sha256-" + subject.removeprefix("sha256:") + suffix
+
+
+def signed():
+    """ci/app: builds 1 to 3, a day apart; 1 and 3 signed (cosign's .sig) and with an SBOM in a referrers
+    index (the OCI tag schema's); and the signature of an image that is gone (9)."""
+    manifests = {digest(n): image(day(4 - n), f"cfg{n}", f"l{n}") for n in (1, 2, 3)}
+    tags = {f"build-{n}": digest(n) for n in (1, 2, 3)}
+    for n, signature, index, sbom in [(1, 10, 11, 12), (3, 13, 14, 15)]:
+        manifests[digest(signature)] = image(retention.EPOCH, f"signature{n}")
+        manifests[digest(sbom)] = image(retention.EPOCH, f"sbom{n}")
+        manifests[digest(index)] = {"size": 200, "children": [digest(sbom)], "created": retention.EPOCH, "blobs": {}}
+        tags.update({referrer_tag(digest(n), ".sig"): digest(signature), referrer_tag(digest(n)): digest(index)})
+    manifests[digest(9) + "-signature"] = image(retention.EPOCH, "signature9")
+    tags[referrer_tag(digest(9), ".sig")] = digest(9) + "-signature"
+    return {"ci/app": {"tags": tags, "manifests": manifests, "missing": {digest(9)}}}
+
+
+NEWEST = {"repositories": "ci/*", "keep_last": 1, "keep_tags": [], "older_than": ""}
+
+
+def test_what_refers_to_an_image_stays_and_goes_with_it_and_orphans_go_where_a_rule_governs():
+    report = retention.plan(signed(), [NEWEST], NOW, delete_tags=True)[0][0]
+    going = {entry["tag"]: entry for entry in report["delete"]}
+    orphan = referrer_tag(digest(9), ".sig")
+    assert set(going) == {"build-1", "build-2", referrer_tag(digest(1), ".sig"), referrer_tag(digest(1)), orphan}
+    assert going[referrer_tag(digest(1), ".sig")] == {"tag": referrer_tag(digest(1), ".sig"), "digest": digest(10),
+                                                      "kind": "signature", "subject": digest(1)}
+    assert going[referrer_tag(digest(1))]["kind"] == "referrers"
+    assert report["keep"] == sorted(["build-3", referrer_tag(digest(3), ".sig"), referrer_tag(digest(3))])
+    assert report["orphans"] == [orphan]
+    # Where no rule governs, nothing goes, and the orphan is reported.
+    report = retention.plan(signed(), [dict(NEWEST, repositories="other")], NOW, delete_tags=True)[0]
+    assert report == [{"name": "ci/app", "rule": None, "delete": [], "delete_digests": [],
+                       "keep": sorted(signed()["ci/app"]["tags"]), "immutable": [], "orphans": [orphan], "references": []}]
+
+
+def test_on_2x_a_referrer_goes_by_its_own_digest_and_a_kept_images_stay():
+    report, freed = retention.plan(signed(), [NEWEST], NOW, delete_tags=False)
+    # The SBOM in the referrers index goes with it (2.x keeps the children of any other deleted index).
+    assert report[0]["references"] == sorted([digest(1), digest(2), digest(10), digest(11), digest(12),
+                                              digest(9) + "-signature"])
+    assert freed == 1000 * len({"cfg1", "l1", "cfg2", "l2", "signature1", "sbom1", "signature9"}) + 500 * 5 + 200
+
+
 @pytest.mark.parametrize("rule, message", [
     ({"keep_last": 0, "older_than": ""}, "sets neither keep_last nor older_than"),
     ({"older_than": "a month"}, "older_than 'a month' is not a number and a unit"),
