@@ -278,7 +278,8 @@ def test_skopeo_and_crane_see_the_refusal_in_their_words(host, registry, passwor
 @pytest.fixture(scope="module")
 def releases(host, passwords):
     """builder has pushed base/busybox:<release> (a tag of its own for each run), and a second image, of another
-    digest, is ready under that name in Docker and in /root/access/second.tar."""
+    digest, is ready under that name in Docker and in /root/access/second.tar; it goes afterwards, so that the test
+    image has no child image left."""
     release = f"v{int(time.time())}"
     host.run("docker rm --force access-second")
     host.check_output("docker load -i /root/busybox.tar && docker create --name access-second dockyard-test/busybox")
@@ -287,7 +288,9 @@ def releases(host, passwords):
     for registry in PUSH:
         tag(host, f"{registry}/base/busybox:{release}")
         assert docker(host, "builder", f"push {registry}/base/busybox:{release}").rc == 0
-    return release
+    yield release
+    host.check_output("docker rm --force access-second && docker rmi --force $(docker image ls --quiet "
+                      f"dockyard-test/second:{release})")
 
 
 def digest(host, registry, reference):

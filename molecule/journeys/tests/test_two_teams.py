@@ -89,3 +89,4 @@ def test_a_release_of_base_is_pushed_once_but_by_the_admins(host, docker):
     tag = release.rsplit(":", 1)[1]
     assert f"denied: tag {tag} of base/app is immutable: it is not pushed again" in push.stderr, push.stderr
     assert docker("ops", f"push {release}").rc == 0
+    host.check_output(f"docker rm --force teams-second && docker rmi {release}")
