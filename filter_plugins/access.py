@@ -177,7 +177,7 @@ def dockyard_immutable_compile(rules, groups=None):
 
     Returns {"rules": [{"token", "repository", "exact", "regex", "tags",
     "key", "exempt"}] most specific first, "manifest": regex of a manifest's
-    path, its repository and its reference, "digest": regex of a digest}.
+    path, its repository and its reference, "digest": regex of a digest, unanchored}.
     "tags" is a regular expression of the whole tags a rule guards (its
     except and the referrer tags left out), "key" the same after
     "<token>:", and "exempt" the users who may still push and delete them,
@@ -199,7 +199,7 @@ def dockyard_immutable_compile(rules, groups=None):
             "key": f"^{token}:{tags}",
             "exempt": _members(rule.get("users"), groups),
         })
-    return {"rules": compiled, "manifest": MANIFEST_ROUTE, "digest": f"^{DIGEST}$"}
+    return {"rules": compiled, "manifest": MANIFEST_ROUTE, "digest": DIGEST}
 
 
 def _listed(value):

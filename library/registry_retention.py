@@ -235,7 +235,9 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 class RetentionError(Exception):
-    pass
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status  # the HTTP status the registry answered with, if it answered
 
 
 def seconds(duration):
@@ -302,7 +304,7 @@ class Registry:
                 return Response(dict(response.headers), response.read())
         except urllib.error.HTTPError as exc:
             body = exc.read().decode(errors="replace")[:500]
-            raise RetentionError(f"{method} {path} answered {exc.code}: {body.strip()}") from exc
+            raise RetentionError(f"{method} {path} answered {exc.code}: {body.strip()}", exc.code) from exc
         except (urllib.error.URLError, UrlError, OSError) as exc:
             raise RetentionError(f"{method} {self.url}{path} failed: {exc}") from exc
 
@@ -340,7 +342,7 @@ class Registry:
         try:
             self.request("HEAD", f"/v2/{repository}/manifests/{digest}", accept=ACCEPT)
         except RetentionError as exc:
-            if " answered 404:" in str(exc):
+            if exc.status == 404:
                 return False
             raise
         return True
@@ -411,7 +413,7 @@ def plan(repositories, rules, now, delete_tags, immutable=()):
     report, kept_blobs, freed = [], {}, {}
     for name, repository in sorted(repositories.items()):
         tags, manifests = repository["tags"], repository["manifests"]
-        subjects = {t: subject(t) for t in tags if subject(t)}
+        subjects = {t: digest for t in tags if (digest := subject(t))}
         images = [t for t in tags if t not in subjects]
         rule = next((r for r in rules if fnmatch.fnmatchcase(name, r["repositories"])), None)
         keep = set(images)
