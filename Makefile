@@ -68,7 +68,7 @@ collection-test: collection
 
 # The collection installed into a project of its own and deployed by its
 # names on a sandbox host, as its README shows (tests/collection-check.sh).
-collection-check: collection images
+collection-check: collection images | $(COLLECTION_CHECK_AFTER)
 	+$(TIMED) collection-check -- tests/collection-check.sh $(TARBALL)
 
 # A release of galaxy.yml's version: the changelog from its fragments
@@ -102,20 +102,22 @@ unit: venv
 # two at a time end close together. Each one's output is also kept in
 # reports/test/<scenario>.log, in lines wide enough to hold a failed test's
 # name and reason.
-molecule: $(addprefix molecule-,$(shell python3 tests/timings.py longest-first $(SCENARIOS)))
+LONGEST_FIRST = $(shell python3 tests/timings.py longest-first $(SCENARIOS))
+molecule: $(addprefix molecule-,$(LONGEST_FIRST))
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 	mkdir -p reports/test
 	COLUMNS=200 molecule test --scenario-name $* 2>&1 | python3 tests/timings.py stages $* | tee reports/test/$*.log
 
-# The machine and the demo's images first (the demo's cost is measured
-# alone). Then two jobs at a time, each one's output printed whole when it
-# ends: the linters and the role tests (checks) while the other images build,
-# then the scenarios, the collection's tests and journey and the demo's round
-# trip. On a failure, every failed test and task of the failed scenarios
-# again, last (a scenario that passed fails tasks on purpose: its refusals).
-# Last, where the time went (each phase, each scenario's stages) beside the
-# record of a fresh machine's run, tests/timings.json (timings.py report
-# --save tests/timings.json).
+# The machine and the demo's images first (the demo's cost is measured alone).
+# Then two jobs at a time, each one's output printed whole when it ends: the
+# linters and the role tests (checks) while the other images build, then the
+# collection's tests and the demo's round trip, the scenarios, and the
+# collection's journey after the scenario that starts last (make would start
+# it before them: two jobs then end close together). On a failure, every
+# failed test and task of the failed scenarios again, last (a scenario that
+# passed fails tasks on purpose: its refusals). Last, where the time went
+# (each phase, each scenario's stages) beside the record of a fresh machine's
+# run, tests/timings.json (timings.py report --save tests/timings.json).
 TIMED := python3 tests/timings.py run
 checks:
 	$(TIMED) lint -- $(MAKE) lint
@@ -125,7 +127,8 @@ test:
 	rm -rf reports/timings reports/test
 	$(TIMED) setup -- $(MAKE) host-test venv
 	$(TIMED) images-demo -- $(MAKE) images-demo
-	$(MAKE) --jobs=2 --output-sync=target checks images molecule collection-test demo-check collection-check || { \
+	$(MAKE) --jobs=2 --output-sync=target COLLECTION_CHECK_AFTER=molecule-$(lastword $(LONGEST_FIRST)) \
+	  checks images molecule collection-test demo-check collection-check || { \
 	  echo "make test failed. The failed tests and tasks (reports/test/ has each scenario's output):"; \
 	  grep --files-with-matches 'Executed: Failed' reports/test/*.log \
 	    | xargs --no-run-if-empty grep --with-filename --perl-regexp \

@@ -48,11 +48,14 @@ GO_PROGRAMS = {
     # Signatures and other referrers, pushed to registries without the
     # referrers API by the OCI referrers tag schema (the retention stories).
     "oras": ("oras.land/oras/cmd/oras", "v1.3.6"),
+    # The CRI client kubelet's nodes have: pulls through containerd's CRI
+    # plugin, as kubelet's do (the mirror scenario's Kubernetes node).
+    "crictl": ("sigs.k8s.io/cri-tools/cmd/crictl", "v1.37.0"),
     # The S3 server of the replicated scenario (its posix backend keeps a
     # bucket as a directory).
     "versitygw": ("github.com/versity/versitygw/cmd/versitygw", "v1.8.0"),
 }
-TEST_PROGRAMS = ("oci-conformance", "crane", "oras", "versitygw")
+TEST_PROGRAMS = ("oci-conformance", "crane", "oras", "crictl", "versitygw")
 LABEL = "dockyard.inputs"
 
 # name -> (tag, parent, context dir, dockerfile, archive file or None)

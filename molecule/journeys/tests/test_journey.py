@@ -79,3 +79,17 @@ def test_dockerd_pulls_docker_hub_names_through_the_mirror(host):
         "https://fleet-mirror/"]
     host.run("docker rmi --force busybox:latest")
     host.check_output("docker pull busybox:latest")
+
+
+def test_containerd_pulls_docker_hub_names_through_the_mirror(host):
+    assert 'config_path = "/etc/containerd/certs.d"' in host.file("/etc/containerd/config.toml").content_string
+    mirror = host.get_host("ansible://fleet-mirror", ansible_inventory=host.backend.ansible_inventory)
+    log = "/var/log/dockyard/dockerhub-audit.log"
+    start = int(mirror.check_output(f"stat --format %s {log}"))
+    host.check_output("ctr --namespace journey images pull --hosts-dir /etc/containerd/certs.d"
+                      " docker.io/library/busybox:latest")
+    # The host's addresses: its dockerd's bridge among them.
+    addresses = set(host.check_output("hostname -I").split())
+    lines = [json.loads(line) for line in mirror.check_output(f"tail --bytes +{start + 1} {log}").splitlines()]
+    assert [line for line in lines if line["client"] in addresses and line["repository"] == "library/busybox"
+            and line["status"] == 200], lines

@@ -41,6 +41,13 @@ def test_containerd_pulls_ghcr_names_through_their_cache(host):
                       " ghcr.io/dockyard/tools:1")
 
 
+def test_containerd_cri_plugin_reads_the_hosts_dir_the_role_gave_it(host):
+    config = host.file("/etc/containerd/config.toml").content_string
+    # Debian's own file, the role's one key added to it.
+    assert '[plugins."io.containerd.grpc.v1.cri".cni]' in config
+    assert config.count('config_path = "/etc/containerd/certs.d"') == 1
+
+
 def test_insecure_registries_only_where_asked(host):
     config = json.loads(host.file("/etc/docker/daemon.json").content_string)
     index = json.loads(host.check_output("docker info --format '{{json .RegistryConfig.IndexConfigs}}'"))
