@@ -98,7 +98,7 @@ def test_every_rollout_fleet_switched_to_the_cache_with_no_container_restarted()
     # Every host changed, and pulled the canary (in its batch's run of the
     # task): Docker Hub is out of reach, so only the cache can have served it.
     canary = "".join(task for task in ("\n" + largest).split("\nTASK [")
-                     if task.startswith("dockyard.registry.registry_client : Pull the canary image through the mirrors.]"))
+                     if task.startswith("dockyard.registry.registry_client : Pull the canary image through dockerd's mirrors.]"))
     for number in range(1, ROLLOUT_SIZES[-1] + 1):
         name = f"bench-rollout-{number:02d}"
         assert re.search(rf"^{name}\s+: ok=\d+\s+changed=[1-9]\d*\s+unreachable=0\s+failed=0", largest, re.MULTILINE)
