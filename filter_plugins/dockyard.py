@@ -189,6 +189,12 @@ def https_root_url(value):
     return _url(value, ("https",), False)
 
 
+def mirror_url(value):
+    """An https root URL, or one with a path of one registry host: a mirror host's route to that upstream's cache."""
+    match = isinstance(value, str) and re.fullmatch(r"(https://[^/]+)(?:/([^/]+))?/?", value)
+    return bool(match) and https_root_url(match[1]) and (match[2] is None or host_port(match[2]))
+
+
 def repo_url(value):
     return _url(value, ("http", "https"), True)
 
@@ -354,6 +360,9 @@ GRAMMARS = {
                         "query or spaces (give an account in the username and password settings)", True),
     "https_root_url": Grammar(https_root_url, "an https:// root URL, https://host[:port], with no credentials, path, "
                               "query or spaces", True),
+    "mirror_url": Grammar(mirror_url, "an https:// root URL, https://host[:port], or one with the upstream's host as "
+                          "its path, https://host[:port]/upstream (a mirror host's route), with no credentials, "
+                          "query or spaces", True),
     "repo_url": Grammar(repo_url, "an http(s):// URL with no credentials, query, fragment or spaces", True),
     "endpoint_url": Grammar(root_url, "an http(s)://host[:port] URL with no credentials, path, query or spaces", True),
     "https_url": Grammar(https_url, "an https:// URL with no credentials, query, fragment or spaces", True),
@@ -727,6 +736,18 @@ def dockyard_archive_image_ids(path):
     return ids
 
 
+def dockyard_mirror_location(url):
+    """A mirror's URL (grammar mirror_url) as containers-registries.conf names its location: host[:port][/path].
+
+    A host with neither a dot nor a port gets its port written out: containers/image would read a bare
+    "mirror/library/busybox" as a repository of Docker Hub, and refuse it. Its certs.d folder takes the same
+    host[:port].
+    """
+    parts = urlsplit(url)
+    host = parts.netloc if re.search(r"[.:]", parts.netloc) or parts.netloc == "localhost" else parts.netloc + ":443"
+    return host + parts.path.rstrip("/")
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -742,4 +763,5 @@ class FilterModule:
             "text_refusals": dockyard_text_refusals,
             "keyword_refusals": dockyard_keyword_refusals,
             "archive_image_ids": dockyard_archive_image_ids,
+            "mirror_location": dockyard_mirror_location,
         }

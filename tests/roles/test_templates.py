@@ -41,8 +41,10 @@ TEMPLATES = {
     "roles/registry_frontend/templates/vhost.conf.j2": ("registry_frontend", {}, BREAKOUTS),
     "roles/registry_frontend/templates/audit.logrotate.j2": ("registry_frontend", {}, BREAKOUTS),
     "roles/registry_certs/templates/acme.ini.j2": ("registry_certs", {}, BREAKOUTS),
-    "roles/registry_client/templates/hosts.toml.j2": ("registry_client", {"mirror": "registry_client_containerd_mirrors"},
+    "roles/registry_client/templates/hosts.toml.j2": ("registry_client", {"mirror": "registry_client_upstream_mirrors"},
                                                       BREAKOUTS),
+    "roles/registry_client/templates/registries.conf.j2": ("registry_client",
+                                                           {"mirror": "registry_client_upstream_mirrors"}, BREAKOUTS),
     "roles/redis_server/templates/dockyard.conf.j2": ("redis_server", {}, REDIS_BREAKOUTS),
     "roles/registry/templates/dockyard-gc.service.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
     "roles/registry/templates/dockyard-gc.timer.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
@@ -52,6 +54,8 @@ DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
            "registry_frontend_blob_cache_dir": ["registry_frontend_name"],
            "registry_frontend_audit_log": ["registry_frontend_name"],
            "registry_frontend_refusal_socket": ["registry_frontend_name"],
+           "registry_frontend_route_socket": ["registry_frontend_name"],
+           "registry_client_upstream_present": ["registry_client_upstream_mirrors"],
            # filter_plugins/access.py: tag patterns and user names into nginx maps
            "registry_frontend_immutable": ["registry_frontend_immutable_tags", "registry_frontend_access_groups"],
            # filter_plugins/access.py: patterns, user and group names into nginx maps
@@ -62,6 +66,8 @@ DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
 def rendered_variables(template):
     environment = jinja2.Environment()
     environment.filters["regex_replace"] = lambda *args: ""
+    for name in ["regex_escape", "urlsplit", "dockyard.registry.mirror_location"]:
+        environment.filters[name] = lambda *args: ""
     return jinja2.meta.find_undeclared_variables(environment.parse((ROOT / template).read_text()))
 
 
@@ -99,7 +105,8 @@ def grammars(role):
 
 
 # Values a template only decides on, never renders (choices of the argument spec).
-UNRENDERED = {"registry_client_containerd_mirrors.ca_file", "registry_frontend_auth"}
+UNRENDERED = {"registry_client_upstream_mirrors.ca_file", "registry_client_upstream_mirrors.pull_from_mirror",
+              "registry_frontend_auth"}
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

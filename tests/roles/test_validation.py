@@ -141,6 +141,8 @@ GRAMMAR = {
                 "query or spaces (give an account in the username and password settings).",
     "https_root_url": "is not valid: give an https:// root URL, https://host[:port], with no credentials, path, "
                       "query or spaces.",
+    "mirror_url": "is not valid: give an https:// root URL, https://host[:port], or one with the upstream's host as "
+                  "its path, https://host[:port]/upstream (a mirror host's route), with no credentials, query or spaces.",
     "user": "is not valid: give 1 to 64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or "
             "digit (no ':', spaces or line breaks).",
     "password": "is not valid: give 1 to 72 bytes (bcrypt ignores the rest) without line breaks or NUL.",
@@ -361,13 +363,20 @@ CASES = [
      "names, or a CIDR network such as 10.1.0.0/16 (no scheme or path)."),
     ("insecure-empty-string", {"registry_client_insecure_registries": ""},
      'registry_client_insecure_registries must be a list, not "".'),
-    ("containerd-scheme", {"registry_client_containerd_mirrors": [{"upstream": "https://ghcr.io",
+    ("containerd-scheme", {"registry_client_upstream_mirrors": [{"upstream": "https://ghcr.io",
                                                                    "mirror": "https://mirror.example.com"}]},
-     f'registry_client_containerd_mirrors[0].upstream "https://ghcr.io" {GRAMMAR["host_port"]}'),
-    ("containerd-injection", {"registry_client_containerd_mirrors": [
+     f'registry_client_upstream_mirrors[0].upstream "https://ghcr.io" {GRAMMAR["host_port"]}'),
+    ("containerd-injection", {"registry_client_upstream_mirrors": [
         {"upstream": "ghcr.io", "mirror": 'https://m.example.com"]\n  skip_verify = true\n[x."a'}]},
-     'registry_client_containerd_mirrors[0].mirror "https://m.example.com\\"]\\n  skip_verify = true\\n[x.\\"a" '
-     + GRAMMAR["https_root_url"]),
+     'registry_client_upstream_mirrors[0].mirror "https://m.example.com\\"]\\n  skip_verify = true\\n[x.\\"a" '
+     + GRAMMAR["mirror_url"]),
+    ("upstream-route-depth", {"registry_client_upstream_mirrors": [
+        {"upstream": "ghcr.io", "mirror": "https://mirror.example.com/ghcr.io/extra"}]},
+     f'registry_client_upstream_mirrors[0].mirror "https://mirror.example.com/ghcr.io/extra" {GRAMMAR["mirror_url"]}'),
+    ("upstream-old-name", {"registry_client_containerd_mirrors": [
+        {"upstream": "ghcr.io", "mirror": "https://mirror.example.com"}]},
+     "registry_client_containerd_mirrors is now registry_client_upstream_mirrors: the same entries also point podman, "
+     "buildah, skopeo and CRI-O at the mirrors. Rename the variable."),
     ("batches", {"registry_client_batches": [1, "0%"]},
      'registry_client_batches[1] "0%" is not valid: give a number of hosts, or a percentage of the group such as 25%.'),
     ("max-fail", {"registry_client_max_fail_percentage": 101},
@@ -380,11 +389,14 @@ CASES = [
     ("max-fail-in-inventory", {"registry_client_max_fail_percentage": 10},
      "registry_client_max_fail_percentage is 10 for localhost in the inventory, but the rollout's play reads it only "
      "from the command line and the role's default, so it would run with 0"),
-    ("containerd-no-mirror", {"registry_client_containerd_mirrors": [{"upstream": "ghcr.io"}]},
-     "state is present but all of the following are missing: mirror found in registry_client_containerd_mirrors"),
+    ("containerd-no-mirror", {"registry_client_upstream_mirrors": [{"upstream": "ghcr.io"}]},
+     "state is present but all of the following are missing: mirror found in registry_client_upstream_mirrors"),
     ("canary", {"registry_client_canary_image": "busybox latest"},
      f'registry_client_canary_image "busybox latest" {GRAMMAR["image"]}'),
     # registry_mirror
+    ("mirror-host-url", {"registry_mirror_upstreams": [
+        {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 443, "host": "https://docker.io"}]},
+     f'registry_mirror_upstreams[0].host "https://docker.io" {GRAMMAR["host_port"]}'),
     ("mirror-acme", dict(ACME, groups=["mirrors"]), "registry_certs_mode acme is for the registries group"),
     ("mirror-same-port", {"registry_mirror_upstreams": [
         {"name": "hub", "remoteurl": "https://registry-1.docker.io", "port": 8443},
@@ -678,7 +690,7 @@ REMOVALS = {
                                                                        "remove_data": True}],
     "registry_client_registries": BASE["registry_client_registries"] + [{"address": "old.example.com",
                                                                          "state": "absent"}],
-    "registry_client_containerd_mirrors": [{"upstream": "quay.io", "state": "absent"}],
+    "registry_client_upstream_mirrors": [{"upstream": "quay.io", "state": "absent"}],
 }
 
 

@@ -34,9 +34,10 @@ def test_another_upstream_pulls_through_its_own_cache(host):
     assert host.check_output("docker run --rm mirror:8443/dockyard/tools:1 echo via-ghcr-cache") == "via-ghcr-cache"
 
 
-def test_containerd_pulls_ghcr_names_through_their_cache(host):
+def test_containerd_pulls_ghcr_names_through_the_mirror_hosts_route_to_their_cache(host):
     hosts_toml = host.file("/etc/containerd/certs.d/ghcr.io/hosts.toml").content_string
-    assert 'server = "https://ghcr.io"' in hosts_toml and '[host."https://mirror:8443"]' in hosts_toml
+    assert 'server = "https://ghcr.io"' in hosts_toml and '[host."https://mirror/v2/ghcr.io"]' in hosts_toml
+    assert "override_path = true" in hosts_toml
     host.check_output("ctr --namespace dockyard-test images pull --hosts-dir /etc/containerd/certs.d"
                       " ghcr.io/dockyard/tools:1")
 

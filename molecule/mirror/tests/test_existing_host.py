@@ -31,7 +31,7 @@ def test_without_leave_to_restart_containerd_the_run_was_refused_before_any_chan
                         .read_text())
     assert record["rc"] == 2 and all(" changed=0 " in line for line in record["recap"])
     assert any("reads no registry hosts directory (its CRI plugin has no config_path), so CRI pulls (kubelet's, "
-               "crictl's) would not use the hosts.toml files of registry_client_containerd_mirrors. Set "
+               "crictl's) would not use the hosts.toml files of registry_client_upstream_mirrors. Set "
                "registry_client_containerd_restart to true" in " ".join(refusal.split())
                for refusal in record["refusals"]), record["refusals"]
 

@@ -50,9 +50,11 @@ def render(rules=None, auth="registry", catalog=("ops",), immutable=None):
                      registry_frontend_access=access.dockyard_access_compile(rules, GROUPS, list(catalog)),
                      registry_frontend_immutable_tags=immutable,
                      registry_frontend_immutable=access.dockyard_immutable_compile(immutable, GROUPS),
-                     registry_frontend_refusal_socket="/run/nginx-dockyard-registry-refusals.sock")
+                     registry_frontend_refusal_socket="/run/nginx-dockyard-registry-refusals.sock",
+                     registry_frontend_route_socket="/run/nginx-dockyard-{name}.sock")
     environment = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
     environment.filters["regex_replace"] = lambda value, pattern, replacement: re.sub(pattern, replacement, value)
+    environment.filters["regex_escape"] = re.escape
     template = (ROOT / "roles/registry_frontend/templates/vhost.conf.j2").read_text()
     return environment.from_string(template).render(variables)
 
