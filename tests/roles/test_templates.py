@@ -105,8 +105,7 @@ def grammars(role):
 
 
 # Values a template only decides on, never renders (choices of the argument spec).
-UNRENDERED = {"registry_client_upstream_mirrors.ca_file", "registry_client_upstream_mirrors.pull_from_mirror",
-              "registry_frontend_auth"}
+UNRENDERED = {"registry_client_upstream_mirrors.ca_file", "registry_frontend_auth"}
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
