@@ -16,6 +16,7 @@ BENCH_MIRROR_LAYERS ?= 6
 BENCH_MIRROR_MIB ?= 8
 BENCH_COALESCE_CLIENTS ?= 1 10 20
 BENCH_ROLLOUT_SIZES ?= 10 25 50
+BENCH_ROLLOUT_KINDS ?= docker containerd podman mixed
 BENCH_ROLLOUT_ROUNDS ?= 1
 
 .PHONY: help host-demo host-test venv images images-demo collection collection-test collection-check release docs lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
@@ -143,7 +144,7 @@ test:
 bench: venv images
 	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_MIB=$(BENCH_MIB) BENCH_MIRROR_LAYERS=$(BENCH_MIRROR_LAYERS) \
 	BENCH_MIRROR_MIB=$(BENCH_MIRROR_MIB) BENCH_COALESCE_CLIENTS="$(BENCH_COALESCE_CLIENTS)" \
-	BENCH_ROLLOUT_SIZES="$(BENCH_ROLLOUT_SIZES)" \
+	BENCH_ROLLOUT_SIZES="$(BENCH_ROLLOUT_SIZES)" BENCH_ROLLOUT_KINDS="$(BENCH_ROLLOUT_KINDS)" \
 	BENCH_ROLLOUT_ROUNDS=$(BENCH_ROLLOUT_ROUNDS) molecule test --scenario-name bench
 	cp reports/bench/latest.json benchmarks/latest.json
 

@@ -21,13 +21,17 @@ bench.py upstream PART LOG
     Adds to a coalesce PART the bytes each cache fetched from the hosted
     registry for each N: the sizes of the blob GETs of its images in LOG,
     the hosted registry's access log.
-bench.py rollout OUT --sizes N ... --inventory FILE --switch FILE --network NET
-    On the controller, for each size N: starts N fresh Docker client hosts
-    (containers of the rollout image, each with its own dockerd, on the
-    scenario's network, each running a sentinel container), times
-    playbooks/clients.yml switching them to the mirror (the extra variables
-    of --switch; the role's default batches), counts the sentinels that
-    restarted, and removes the hosts. Each run's output is kept next to OUT.
+bench.py rollout OUT --sizes N ... --kinds KIND ... --inventory FILE --switch FILE --network NET
+    On the controller, for each size N and each KIND of fleet: starts N
+    fresh client hosts on the scenario's network, times playbooks/clients.yml
+    switching them to the mirror (the extra variables of --switch; the role's
+    default batches), counts the containers that restarted, and removes the
+    hosts. Each run's output is kept next to OUT. The kinds: docker (hosts of
+    the rollout image, each with its own dockerd and containerd, in
+    docker_clients), containerd (the same image in runtime_clients: only
+    containerd is switched), podman (hosts of the podman image, in
+    runtime_clients), mixed (the three in turn). A host with a dockerd runs a
+    sentinel container, which a restart of dockerd or containerd would show.
 bench.py report OUT_DIR PART.json ...
     Medians, spread and ratios to the baseline of every part, as a table on
     the terminal and as OUT_DIR/bench-<UTC>.json and OUT_DIR/latest.json.
@@ -222,19 +226,31 @@ def docker(*args, stdin=None, check=True):
     return result.stdout.strip() if stdin is None else ""
 
 
-def start_client(name, args, host):
-    """One client host, up with its dockerd, running the sentinel; the sentinel's start time."""
+def up(name, kind):
+    """dockerd answers, or (a podman host) systemd has started every unit."""
+    if kind != "podman":
+        return subprocess.run(["docker", "exec", name, "docker", "info"], capture_output=True, check=False).returncode == 0
+    state = subprocess.run(["docker", "exec", name, "systemctl", "is-system-running"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return state in ("running", "degraded")
+
+
+def start_client(name, kind, args, host):
+    """One client host of that kind, up, and the start time of its sentinel (None on a podman host)."""
     options = [flag for capability in host["capabilities"] for flag in ("--cap-add", capability)]
     options += [flag for option in host["security_opts"] for flag in ("--security-opt", option)]
     options += [flag for volume in host["volumes"] for flag in ("--volume", volume)]
     options += [flag for mount in host["tmpfs"] for flag in ("--tmpfs", mount)]
+    image = args.podman_image if kind == "podman" else args.image
     docker("run", "--detach", "--name", name, "--hostname", name, "--network", args.network,
-           "--label", CLIENT_LABEL, *options, args.image, host["command"])
+           "--label", CLIENT_LABEL, *options, image, host["command"])
     deadline = time.monotonic() + 120
-    while subprocess.run(["docker", "exec", name, "docker", "info"], capture_output=True, check=False).returncode:
+    while not up(name, kind):
         if time.monotonic() > deadline:
-            sys.exit(f"{name}: dockerd did not start within 120 s")
+            sys.exit(f"{name}: the host did not start within 120 s")
         time.sleep(1)
+    if kind == "podman":
+        return None
     with open(args.sentinel, "rb") as archive:
         docker("exec", "--interactive", name, "docker", "load", stdin=archive)
     docker("exec", name, "docker", "run", "--detach", "--name", SENTINEL, args.sentinel_image, "sleep", "1d")
@@ -242,6 +258,8 @@ def start_client(name, args, host):
 
 
 def restarted(name, started):
+    if started is None:
+        return False
     state = docker("exec", name, "docker", "inspect", "--format",
                    "{{.State.Running}} {{.State.StartedAt}} {{.RestartCount}}", SENTINEL)
     return state != f"true {started} 0"
@@ -253,11 +271,22 @@ def remove_clients():
         docker("rm", "--force", "--volumes", container, check=False)
 
 
-def clients_playbook(args, hosts, size):
+KINDS = ("docker", "containerd", "podman", "mixed")
+
+
+def kinds_of(kind, size):
+    """Each host's kind in a fleet of that kind: mixed takes docker, containerd and podman in turn."""
+    return [KINDS[number % 3] if kind == "mixed" else kind for number in range(size)]
+
+
+def clients_playbook(args, hosts, label):
     """Seconds playbooks/clients.yml took on these hosts (and the mirror host it checks first)."""
     inventory = Path(args.out).with_name("rollout-inventory.json")
-    inventory.write_text(json.dumps({"docker_clients": {"children": {"bench_rollout": {
-        "hosts": {name: {"ansible_connection": "community.docker.docker"} for name in hosts}}}}}))
+    groups = {"docker_clients": [name for name, kind in hosts.items() if kind == "docker"],
+              "runtime_clients": [name for name, kind in hosts.items() if kind != "docker"]}
+    inventory.write_text(json.dumps(
+        {"bench_rollout": {"hosts": dict.fromkeys(hosts, {"ansible_connection": "community.docker.docker"})},
+         **{group: {"hosts": dict.fromkeys(names)} for group, names in groups.items()}}))
     environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
     started = time.monotonic()
     result = subprocess.run(["ansible-playbook", "-i", args.inventory, "-i", str(inventory),
@@ -266,9 +295,9 @@ def clients_playbook(args, hosts, size):
                             capture_output=True, text=True, check=False, env=environment, timeout=1200)
     seconds = time.monotonic() - started
     # The whole output, with the time of each task, next to OUT.
-    Path(args.out).with_name(f"rollout-{size}.log").write_text(result.stdout)
+    Path(args.out).with_name(f"rollout-{label.replace(' hosts, ', '-')}.log").write_text(result.stdout)
     if result.returncode:
-        sys.exit(f"clients.yml on {len(hosts)} hosts failed:\n{result.stdout[-4000:]}")
+        sys.exit(f"clients.yml on {label} failed:\n{result.stdout[-4000:]}")
     # Each host must have changed: the switch really ran on it.
     recap = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.MULTILINE))
     unchanged = [name for name in hosts if recap.get(name, "0") == "0"]
@@ -287,24 +316,31 @@ def rollout(args):
         INOTIFY_LIMIT.write_text(str(limit + INOTIFY_PER_HOST * max(args.sizes)))
         for _ in range(args.rounds):
             for size in args.sizes:
-                # Fresh hosts for each fleet: every size starts from the same state.
-                names = [f"bench-rollout-{number:02d}" for number in range(1, size + 1)]
-                try:
-                    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-                        started = dict(zip(names, pool.map(lambda name: start_client(name, args, host), names), strict=True))
-                    rows.setdefault(f"{size} hosts", {"rollout": []})["rollout"].append(
-                        clients_playbook(args, names, size))
-                    restarts[f"{size} hosts"] = restarts.get(f"{size} hosts", 0) + sum(
-                        restarted(name, started[name]) for name in names)
-                finally:
-                    remove_clients()
+                for kind in args.kinds:
+                    # Fresh hosts for each fleet: every fleet starts from the same state.
+                    label = f"{size} hosts, {kind}"
+                    hosts = {f"bench-rollout-{number:02d}": host_kind
+                             for number, host_kind in enumerate(kinds_of(kind, size), start=1)}
+                    try:
+                        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                            started = dict(zip(hosts, pool.map(lambda item: start_client(*item, args, host), hosts.items()),
+                                               strict=True))
+                        seconds = clients_playbook(args, hosts, label)
+                        row = rows.setdefault(label, {"rollout": [], "per host": []})
+                        row["rollout"].append(seconds)
+                        row["per host"].append(round(seconds / size, 3))
+                        restarts[label] = restarts.get(label, 0) + sum(
+                            restarted(name, started[name]) for name in hosts)
+                    finally:
+                        remove_clients()
     finally:
         INOTIFY_LIMIT.write_text(str(limit))
     if any(restarts.values()):
         sys.exit(f"containers restarted during the rollout: {restarts}")
     return {"part": "rollout", "baseline": "", "bytes": 0, "rows": rows, "restarted": restarts,
-            "what": "playbooks/clients.yml switching that many fresh Docker hosts to the cache with the default "
-                    "batches, canary pull included; containers restarted on them: "
+            "what": "playbooks/clients.yml switching that many fresh hosts of each kind to the cache with the "
+                    "default batches, canary pulls included, and that time divided by the hosts (docker: dockerd "
+                    "and containerd; containerd; podman; mixed: the three in turn); containers restarted on them: "
                     + ", ".join(f"{name} {count}" for name, count in restarts.items())}
 
 
@@ -389,10 +425,12 @@ def main():
     command.add_argument("log")
     command = commands.choices["rollout"]
     command.add_argument("--sizes", type=int, nargs="+", required=True)
+    command.add_argument("--kinds", nargs="+", choices=KINDS, default=["mixed"])
     command.add_argument("--inventory", required=True, help="the scenario's inventory, with the mirror host")
     command.add_argument("--switch", required=True, help="extra variables of the rollout to the mirror")
     command.add_argument("--network", required=True)
     command.add_argument("--image", default="dockyard-test/dockerd:bookworm")
+    command.add_argument("--podman-image", default="dockyard-test/podman:bookworm")
     command.add_argument("--sentinel", default=str(ROOT / ".cache/images/busybox.tar"))
     command.add_argument("--sentinel-image", default="dockyard-test/busybox:latest")
     command = commands.add_parser("report")

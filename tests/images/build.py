@@ -3,7 +3,7 @@
 
 No public registry is reachable from the test machines, so every image is made
 here: a Debian base by debootstrap, a systemd host on top of it (and one with
-Docker Engine installed, the rollout benchmark's clients), distribution
+Docker Engine installed and one with podman, the rollout benchmark's clients), distribution
 2.x (Debian's docker-registry package) and 3.x (its Go module, built with the
 local Go), and a busybox image to push and pull. The registry and busybox
 images are also saved as archives in .cache/images/, which the registry role
@@ -15,7 +15,7 @@ An image is rebuilt only when its inputs change: each carries a label with the
 hash of everything it was built from (its build context, its parent's hash,
 versions), and each archive a stamp file with the same hash.
 
-Usage: build.py [--force] [IMAGE ...]   (IMAGE: base systemd dockerd registry2 registry3 busybox;
+Usage: build.py [--force] [IMAGE ...]   (IMAGE: base systemd dockerd podman registry2 registry3 busybox;
 the test programs are built when no IMAGE is named)
 """
 
@@ -63,6 +63,7 @@ IMAGES = {
     "base": ("dockyard-test/debian:bookworm", None, None, None, None),
     "systemd": ("dockyard-test/systemd:bookworm", "base", "systemd", "Dockerfile", None),
     "dockerd": ("dockyard-test/dockerd:bookworm", "systemd", "dockerd", "Dockerfile", None),
+    "podman": ("dockyard-test/podman:bookworm", "systemd", "podman", "Dockerfile", None),
     "registry2": ("dockyard-test/registry:2", "base", "registry", "Dockerfile.2", "registry-2.tar"),
     "registry3": ("dockyard-test/registry:3", "base", "registry", "Dockerfile.3", "registry-3.tar"),
     "busybox": ("dockyard-test/busybox:latest", "base", "busybox", "Dockerfile", "busybox.tar"),

@@ -3,11 +3,13 @@ moved its images in every round, the caches really served the mirror's pulls,
 the cache with nginx's copy of the blobs fetched each new image once however
 many clients pulled it at once,
 the replicas kept their layers in the S3 bucket,
-every fleet of the rollout was switched to the cache with no container
-restarted and left nothing behind, and the report has every part with its
+every fleet of the rollout (Docker, containerd, podman and mixed hosts) was
+switched to the cache, each runtime's canary pulled on each host that has it,
+with no container restarted and nothing left behind, and the report has every part with its
 medians and ratios. The figures themselves are not judged here (make bench
 reports them)."""
 
+import importlib.util
 import json
 import os
 import re
@@ -18,9 +20,23 @@ testinfra_hosts = ["ansible://bench-client"]
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS") or 1)
 COALESCE_CLIENTS = [int(clients) for clients in (os.environ.get("BENCH_COALESCE_CLIENTS") or "1 3").split()]
-ROLLOUT_SIZES = [int(size) for size in (os.environ.get("BENCH_ROLLOUT_SIZES") or "2").split()]
+ROLLOUT_SIZES = [int(size) for size in (os.environ.get("BENCH_ROLLOUT_SIZES") or "3").split()]
+ROLLOUT_KINDS = (os.environ.get("BENCH_ROLLOUT_KINDS") or "mixed").split()
 ROLLOUT_ROUNDS = int(os.environ.get("BENCH_ROLLOUT_ROUNDS") or 1)
-REPORT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "reports/bench/latest.json"
+ROLE = "dockyard.registry.registry_client"
+# Each runtime's canary task, and the runtimes each kind of host has.
+CANARIES = {
+    "dockerd": "Pull the canary image through dockerd's mirrors.",
+    "containerd": "Pull the canary image through containerd's CRI plugin (crictl), or with ctr from the same hosts.toml files.",
+    "podman": "Pull the canary image through the containers tools' mirrors (podman, or skopeo).",
+}
+RUNTIMES = {"docker": {"dockerd", "containerd"}, "containerd": {"containerd"}, "podman": {"podman"}}
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+REPORT = PROJECT / "reports/bench/latest.json"
+# benchmarks/bench.py, for the kinds of hosts its mixed fleets take.
+SPEC = importlib.util.spec_from_file_location("bench", PROJECT / "benchmarks/bench.py")
+bench = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(bench)
 TIMINGS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "bench"
 # The tags each round pushed.
 TAGS = [f"round-{number}" for number in range(1, ROUNDS + 1)]
@@ -90,19 +106,22 @@ def test_the_cache_with_the_copy_fetched_each_new_image_once_however_many_client
 
 def test_every_rollout_fleet_switched_to_the_cache_with_no_container_restarted():
     rollout = json.loads((TIMINGS / "rollout.json").read_text())
-    fleets = [f"{size} hosts" for size in ROLLOUT_SIZES]
+    fleets = [f"{size} hosts, {kind}" for size in ROLLOUT_SIZES for kind in ROLLOUT_KINDS]
     assert list(rollout["rows"]) == fleets and rollout["restarted"] == dict.fromkeys(fleets, 0)
-    assert all(len(row["rollout"]) == ROLLOUT_ROUNDS for row in rollout["rows"].values())
-    largest = (TIMINGS / f"rollout-{ROLLOUT_SIZES[-1]}.log").read_text()
-    assert "Batches [1, \"25%\"]" in largest
-    # Every host changed, and pulled the canary (in its batch's run of the
-    # task): Docker Hub is out of reach, so only the cache can have served it.
-    canary = "".join(task for task in ("\n" + largest).split("\nTASK [")
-                     if task.startswith("dockyard.registry.registry_client : Pull the canary image through dockerd's mirrors.]"))
-    for number in range(1, ROLLOUT_SIZES[-1] + 1):
-        name = f"bench-rollout-{number:02d}"
-        assert re.search(rf"^{name}\s+: ok=\d+\s+changed=[1-9]\d*\s+unreachable=0\s+failed=0", largest, re.MULTILINE)
-        assert f"\nok: [{name}]" in canary
+    assert all(len(row["rollout"]) == len(row["per host"]) == ROLLOUT_ROUNDS for row in rollout["rows"].values())
+    for kind in ROLLOUT_KINDS:
+        largest = (TIMINGS / f"rollout-{ROLLOUT_SIZES[-1]}-{kind}.log").read_text()
+        assert "Batches [1, \"25%\"]" in largest
+        # Every host changed, and pulled the canary with each of its runtimes
+        # (in its batch's run of the task): Docker Hub is out of reach, so
+        # only the cache can have served it.
+        for number, host_kind in enumerate(bench.kinds_of(kind, ROLLOUT_SIZES[-1]), start=1):
+            name = f"bench-rollout-{number:02d}"
+            assert re.search(rf"^{name}\s+: ok=\d+\s+changed=[1-9]\d*\s+unreachable=0\s+failed=0", largest, re.MULTILINE)
+            for runtime, task in CANARIES.items():
+                pulled = f"\nok: [{name}]" in "".join(
+                    run for run in ("\n" + largest).split("\nTASK [") if run.startswith(f"{ROLE} : {task}]"))
+                assert pulled == (runtime in RUNTIMES[host_kind]), (name, runtime)
     # The fleets' hosts are gone again.
     assert subprocess.run(["docker", "ps", "--all", "--quiet", "--filter", "label=dockyard.bench=rollout"],
                           capture_output=True, text=True, check=True).stdout == ""
