@@ -48,11 +48,15 @@ def test_container_reads_the_rendered_config(host):
     config = yaml.safe_load(config_file.content_string)
     assert config["http"]["addr"] == ":5000"
     assert config["http"]["headers"]["X-Content-Type-Options"] == ["nosniff"]
+    # The htpasswd file's directory, which shows the registry each new
+    # version of the file; nothing of it without htpasswd auth.
+    assert not host.file(f"{CONFIG_DIR}/htpasswd").exists
     if hostvars.get("registry_auth") == "none":
-        assert "auth" not in config and "/auth/htpasswd" not in mounts
+        assert "auth" not in config and "/auth" not in mounts
+        assert not host.file(f"{CONFIG_DIR}/auth").exists
     else:
         assert config["auth"]["htpasswd"]["path"] == "/auth/htpasswd"
-        assert mounts["/auth/htpasswd"] == f"{CONFIG_DIR}/htpasswd"
+        assert mounts["/auth"] == f"{CONFIG_DIR}/auth"
     secret = host.file(f"{CONFIG_DIR}/http-secret")
     assert secret.mode == 0o600
     assert len(config["http"]["secret"]) == 64
@@ -64,7 +68,7 @@ def test_htpasswd_holds_bcrypt_hashes_readable_only_by_its_reader(host):
         htpasswd = host.file("/etc/nginx/dockyard-registry.htpasswd")
         assert (htpasswd.mode, htpasswd.user, htpasswd.group) == (0o640, "root", "www-data")
     else:
-        htpasswd = host.file(f"{CONFIG_DIR}/htpasswd")
+        htpasswd = host.file(f"{CONFIG_DIR}/auth/htpasswd")
         assert (htpasswd.mode, htpasswd.user) == (0o600, "root")
     entries = dict(line.split(":", 1) for line in htpasswd.content_string.splitlines())
     variables = host.ansible.get_variables()
