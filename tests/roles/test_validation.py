@@ -1,20 +1,29 @@
 """Hostile and contradictory input stops the whole run before any host changes.
 
-Each case runs the real site.yml with ansible-playbook -vvv in check mode
-against this machine, which stands in one inventory for a registry host, a
-mirror host and a Docker client at once (a Docker client alone in a case of the
-client settings; in check mode, even a gap in the checks could not change
-anything here). A case passes when the run stops in the validation play
-with the case's sentence, nothing was (or would have been) changed, no later
-play started, and none of the secrets planted in the inventory appears in the
-output. The cases of what the rollout reads also run through
-playbooks/clients.yml on its own.
+Each case is a host of an inventory for this machine, which stands in one
+inventory for a registry host, a mirror host and a Docker client at once (a
+Docker client alone in a case of the client settings; in check mode, even a
+gap in the checks could not change anything here). A case passes when its
+host is refused in the checks with the case's sentence, nothing was (or would
+have been) changed, and none of the secrets planted in the inventory appears
+in the output, which is -vvv.
+
+The checks of every case run at once, one host each, through the tasks
+playbooks/validate.yml runs (tests/roles/checks.yml, where one host's refusal
+stops that host only). The real site.yml runs, with ansible-playbook --check,
+the first case of each kind of setting and the cases that need this machine
+by its own name, or another playbook: the run stops in the validation play,
+and no later play starts. The cases of what the rollout reads also run
+through playbooks/clients.yml on its own.
 """
 
 import copy
 import datetime
+import fcntl
+import functools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -605,41 +614,61 @@ CASES = [
 ]
 
 
-def run(tmp_path, host_vars, playbook="site.yml", options=()):
+def inventory_hosts(name, host_vars):
+    """The inventory hosts of one case, this machine as name: {host: (vars, groups)}."""
     # Mirror hosts take no ACME certificates: in acme cases this machine is no
     # mirror, unless the case says which groups it is in.
     host_vars = dict(host_vars)
     groups = host_vars.pop("groups", ["registries", "docker_clients"]
                            + ([] if host_vars.get("registry_certs_mode") == "acme" else ["mirrors"]))
     # Other hosts of the estate (replicas), in the same groups, also this machine.
-    hosts = {name: dict(copy.deepcopy(BASE), **values) for name, values in host_vars.pop("others", {}).items()}
-    hosts["localhost"] = host_vars
+    hosts = {other: (dict(copy.deepcopy(BASE), **values), groups)
+             for other, values in host_vars.pop("others", {}).items()}
+    hosts[name] = (host_vars, groups)
+    return hosts
+
+
+def run(tmp_path, hosts, playbook="site.yml", options=()):
     local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    inventory = {"all": {
-        "hosts": {name: dict(values, **local) for name, values in hosts.items()},
-        "children": {group: {"hosts": dict.fromkeys(hosts, {})} for group in groups}}}
+    children = {}
+    for host, (_, groups) in hosts.items():
+        for group in groups:
+            children.setdefault(group, {"hosts": {}})["hosts"][host] = {}
+    inventory = {"all": {"hosts": {host: dict(values, **local) for host, (values, _) in hosts.items()},
+                         "children": children}}
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
                ANSIBLE_CALLBACK_FORMAT_PRETTY="0")
     result = subprocess.run(
         [ANSIBLE_PLAYBOOK, "--check", "-vvv", "-i", str(tmp_path / "inventory.yml"), *options, playbook],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=900)
     return result, result.stdout + result.stderr
 
 
 def failure_messages(output):
-    messages = []
+    """Each refused host's sentence, its spaces folded: {host: message}."""
+    messages = {}
     for line in output.splitlines():
-        _, sep, payload = line.partition("FAILED! => ")
-        if sep:
-            messages.append(" ".join(json.loads(payload).get("msg", "").split()))
+        head, sep, payload = line.partition("FAILED! => ")
+        if sep and head.startswith("fatal: ["):
+            messages[head[len("fatal: ["):head.index("]")]] = " ".join(json.loads(payload).get("msg", "").split())
     return messages
+
+
+def assert_refused(output, host, message):
+    messages = failure_messages(output)
+    assert host in messages, f"{host} was not refused: {output[-3000:]}"
+    assert " ".join(message.split()) in messages[host], messages[host]
+    assert re.search(rf"^{re.escape(host)} +: .* changed=0 ", output[output.rindex("PLAY RECAP"):], re.M)
 
 
 def assert_no_secret(output, secrets):
     for secret in secrets:
         assert secret not in output, f"a planted secret appears in the output: {secret[:8]}..."
+
+
+ALL_SECRETS = list(SECRETS.values()) + [KEY_SECRET, "PlantedUrlPw", "PlantedMirrorPw", "PlantedGhcrPw"]
 
 
 def case_vars(extra):
@@ -651,18 +680,69 @@ def case_vars(extra):
     return host_vars
 
 
-@pytest.mark.parametrize("extra, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def alone(case):
+    """A case that needs another playbook, other hosts, or this machine by its name (localhost)."""
+    name, extra, message = case
+    return bool({"playbook", "others", "registry_replicas"} & set(extra)) or "for localhost" in message
+
+
+# Through site.yml: the first case of each kind of setting (CASES groups
+# them), the number given as text, and every case that must run alone.
+FIRST_OF_EACH_KIND = ["name-dotdot", "certs-port", "server-path", "client-scheme", "mirror-host-url", "daemon-hosts",
+                      "s3-without-bucket", "metrics-everywhere", "access-unknown-user", "retention-unbounded",
+                      "redis-server-without-password", "port-word"]
+SITE_CASES = [case for case in CASES if case[0] in FIRST_OF_EACH_KIND or alone(case)]
+
+
+# The cases that share runs of the checks, so many hosts a run (ansible's
+# time a host grows with the inventory beyond a few dozen hosts). The first
+# test of a run's cases makes it, in whichever pytest-xdist worker, and keeps
+# its output where every worker finds it.
+SHARED = [case for case in CASES if not alone(case)]
+HOSTS_A_RUN = 25
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory, worker_id):
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@functools.cache
+def checks_run(shared_dir, first):
+    kept = shared_dir / f"checks-{first}.json"
+    with open(shared_dir / f"checks-{first}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not kept.exists():
+            hosts = {}
+            for name, extra, _ in SHARED[first:first + HOSTS_A_RUN]:
+                hosts.update(inventory_hosts(name, case_vars(extra)))
+            run_dir = shared_dir / f"checks-{first}"
+            run_dir.mkdir()
+            result, output = run(run_dir, hosts, playbook="tests/roles/checks.yml")
+            kept.write_text(json.dumps([result.returncode, output]))
+    return json.loads(kept.read_text())
+
+
+@pytest.mark.parametrize("index, name, message", [(index, name, message) for index, (name, _, message)
+                                                  in enumerate(SHARED)], ids=[case[0] for case in SHARED])
+def test_hostile_input_is_refused_by_the_checks(shared_dir, index, name, message):
+    returncode, output = checks_run(shared_dir, index - index % HOSTS_A_RUN)
+    assert returncode == 2, output[-3000:]
+    assert_refused(output, name, message)
+    assert_no_secret(output, ALL_SECRETS)
+
+
+@pytest.mark.parametrize("extra, message", [c[1:] for c in SITE_CASES], ids=[c[0] for c in SITE_CASES])
 def test_hostile_input_stops_the_run_before_any_host_changes(tmp_path, extra, message):
     extra = dict(extra)
     playbook = extra.pop("playbook", "site.yml")
-    result, output = run(tmp_path, case_vars(extra), playbook=playbook)
+    result, output = run(tmp_path, inventory_hosts("localhost", case_vars(extra)), playbook=playbook)
     assert result.returncode == 2, output[-3000:]
-    messages = failure_messages(output)
-    assert any(" ".join(message.split()) in m for m in messages), messages or output[-3000:]
-    recap = output[output.rindex("PLAY RECAP"):]
-    assert "changed=0" in recap
+    assert_refused(output, "localhost", message)
+    assert "changed=0" in output[output.rindex("PLAY RECAP"):]
     assert "PLAY [Install Docker Engine" not in output
-    assert_no_secret(output, list(SECRETS.values()) + [KEY_SECRET, "PlantedUrlPw", "PlantedMirrorPw", "PlantedGhcrPw"])
+    assert_no_secret(output, ALL_SECRETS)
 
 
 # playbooks/clients.yml on its own checks what the rollout reads: the client
@@ -675,13 +755,11 @@ ROLLOUT_CASES = ["number-as-text", "client-traversal", "client-hub", "client-no-
 @pytest.mark.parametrize("name", ROLLOUT_CASES)
 def test_hostile_input_stops_the_rollout_before_any_host_changes(tmp_path, name):
     extra, message = next(case[1:] for case in CASES if case[0] == name)
-    result, output = run(tmp_path, case_vars(extra), playbook="playbooks/clients.yml")
+    result, output = run(tmp_path, inventory_hosts("localhost", case_vars(extra)), playbook="playbooks/clients.yml")
     assert result.returncode == 2, output[-3000:]
-    messages = failure_messages(output)
-    assert any(" ".join(message.split()) in m for m in messages), messages or output[-3000:]
-    assert "changed=0" in output[output.rindex("PLAY RECAP"):]
+    assert_refused(output, "localhost", message)
     assert "PLAY [Check that every mirror answers" not in output
-    assert_no_secret(output, list(SECRETS.values()) + [KEY_SECRET, "PlantedUrlPw", "PlantedMirrorPw", "PlantedGhcrPw"])
+    assert_no_secret(output, ALL_SECRETS)
 
 
 # Entries in state absent need nothing but the name that finds what to remove.
@@ -702,7 +780,7 @@ REMOVALS = {
                          ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull", "removals",
                               "replicas", "retention", "metrics-and-traces", "access-rules", "access-rules-anonymous"])
 def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extra):
-    result, output = run(tmp_path, case_vars(extra), playbook="playbooks/validate.yml")
+    result, output = run(tmp_path, inventory_hosts("localhost", case_vars(extra)), playbook="playbooks/validate.yml")
     assert result.returncode == 0, output[-3000:]
     assert "ok=" in output[output.rindex("PLAY RECAP"):]
     assert_no_secret(output, list(SECRETS.values()) + [KEY_SECRET])
@@ -710,7 +788,8 @@ def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extr
 
 def test_rollout_keywords_given_on_the_command_line_pass(tmp_path):
     given = {"registry_client_batches": [2, "50%"], "registry_client_max_fail_percentage": 10}
-    result, output = run(tmp_path, case_vars({"registry_client_batches": [3]}), playbook="playbooks/clients.yml",
+    result, output = run(tmp_path, inventory_hosts("localhost", case_vars({"registry_client_batches": [3]})),
+                         playbook="playbooks/clients.yml",
                          options=["-e", json.dumps(given)])
     # Past every check (the pre-flight then finds no cache answering on this machine).
     assert "PLAY [Check that every mirror answers" in output, output[-3000:]
