@@ -339,6 +339,8 @@ CASES = [
      'registry_frontend_http_port 70000 is not valid: give a port number from 1 to 65535, or 0 for none.'),
     ("audit-days", {"registry_frontend_audit_log_days": -1},
      "registry_frontend_audit_log_days -1 is not valid: give a whole number, 0 or more."),
+    ("wrong-login-burst", {"registry_frontend_wrong_login_burst": -1},
+     "registry_frontend_wrong_login_burst -1 is not valid: give a whole number, 0 or more."),
     ("push-no-users", dict(ANONYMOUS_PULL, registry_users=[], registry_frontend_users=[]),
      "registry_frontend_push_port 5443 needs registry_frontend_users"),
     ("push-user-name", dict(ANONYMOUS_PULL, registry_users=[], registry_frontend_users=users(("a b", SECRETS["user"]))),
@@ -703,9 +705,10 @@ HOSTS_A_RUN = 25
 
 
 @pytest.fixture(scope="session")
-def shared_dir(tmp_path_factory, worker_id):
+def shared_dir(tmp_path_factory):
     base = tmp_path_factory.getbasetemp()
-    return base if worker_id == "master" else base.parent
+    # A pytest-xdist worker's base is in the run's, which the workers share.
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @functools.cache
