@@ -3,11 +3,13 @@
 
 Prints JSON: {"status": int, "headers": {lowercased name: [values]}, "body": text} or
 {"error": "..."} when no HTTP answer came (refused connection, TLS handshake
-refused). Redirects are reported, never followed.
+refused). Redirects are reported, never followed. With --parallel N, N such requests
+are made at once (each connection opened first, then every request sent together) and
+a list is printed, each answer with the epoch seconds it was sent and answered.
 
 probe.py URL [--method M] [--user U:P] [--agent UA] [--header "Name: value"]... [--data TEXT]
          [--cafile F | --insecure] [--tls-max 1.0|1.1|1.2|1.3] [--version HTTP/x.y] [--no-host]
-         [--timeout SECONDS]
+         [--timeout SECONDS] [--parallel N]
 """
 
 import argparse
@@ -16,6 +18,8 @@ import http.client
 import json
 import ssl
 import sys
+import threading
+import time
 import urllib.parse
 
 TLS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
@@ -36,13 +40,31 @@ def main():
     parser.add_argument("--version", default="HTTP/1.1", help="the HTTP version the request line names")
     parser.add_argument("--no-host", action="store_true", help="send no Host header")
     parser.add_argument("--timeout", type=float, default=10, help="seconds to wait for the connection and the answer")
+    parser.add_argument("--parallel", type=int, help="make this many requests at once")
     args = parser.parse_args()
+    if args.parallel is None:
+        print(json.dumps(answer(connect(args), args)))
+        return 0
+    answers = [None] * args.parallel
+    together = threading.Barrier(args.parallel)
 
+    def one(index, connection):
+        together.wait()
+        sent = time.time()
+        answers[index] = dict(answer(connection, args), sent=sent, answered=time.time())
+
+    threads = [threading.Thread(target=one, args=(index, connect(args, opened=True)))
+               for index in range(args.parallel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps(answers))
+    return 0
+
+
+def connect(args, opened=False):
     url = urllib.parse.urlsplit(args.url)
-    headers = {"User-Agent": args.agent} if args.agent else {}
-    headers.update(header.split(": ", 1) for header in args.header)
-    if args.user:
-        headers["Authorization"] = "Basic " + base64.b64encode(args.user.encode()).decode()
     if url.scheme == "https":
         context = ssl.create_default_context(cafile=args.cafile)
         if args.insecure:
@@ -57,6 +79,17 @@ def main():
     else:
         connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout)
     connection._http_vsn_str = args.version
+    if opened:
+        connection.connect()
+    return connection
+
+
+def answer(connection, args):
+    url = urllib.parse.urlsplit(args.url)
+    headers = {"User-Agent": args.agent} if args.agent else {}
+    headers.update(header.split(": ", 1) for header in args.header)
+    if args.user:
+        headers["Authorization"] = "Basic " + base64.b64encode(args.user.encode()).decode()
     try:
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
         if args.no_host:
@@ -68,15 +101,12 @@ def main():
             connection.request(args.method, target, body=args.data, headers=headers)
         response = connection.getresponse()
     except (TimeoutError, OSError, ssl.SSLError) as exc:
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-        return 0
+        return {"error": f"{type(exc).__name__}: {exc}"}
     collected = {}
     for name, value in response.getheaders():
         collected.setdefault(name.lower(), []).append(value)
     body = response.read(65536).decode(errors="replace")
-    print(json.dumps({"status": response.status, "headers": collected, "body": body}))
-    return 0
-
+    return {"status": response.status, "headers": collected, "body": body}
 
 if __name__ == "__main__":
     sys.exit(main())
