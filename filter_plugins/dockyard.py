@@ -10,6 +10,7 @@ changes anything; a refusal names the variable, shows the offending value
 
 from __future__ import annotations
 
+import datetime
 import functools
 import ipaddress
 import json
@@ -326,6 +327,19 @@ def count(value):
     return _is_int(value) and int(value) >= 0
 
 
+def date(value):
+    """A day as YYYY-MM-DD: text, or the date YAML reads from it unquoted."""
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return True
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)):
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def eab_kid(value):
     return isinstance(value, str) and bool(EAB_KID.fullmatch(value))
 
@@ -407,6 +421,7 @@ GRAMMARS = {
     "calendar": Grammar(calendar, "a systemd calendar expression such as daily or Sun *-*-* 03:00 (letters, digits, "
                         "spaces and '*:/,.~+-')", True),
     "count": Grammar(count, "a whole number, 0 or more", True),
+    "date": Grammar(date, "a day such as 2027-06-30 (YYYY-MM-DD)", True),
     "eab_kid": Grammar(eab_kid, "an EAB key id as the CA gave it (letters, digits and '._~+/=-')", True),
     "eab_hmac_key": Grammar(eab_hmac_key, "the CA's base64url HMAC key (at least 16 characters of A-Z, a-z, 0-9, '-', '_')",
                             False),

@@ -115,6 +115,11 @@ ca_certificate:
   returned: always
   type: str
   sample: "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"
+certificate:
+  description: The server certificate, in PEM (in check mode, the one that would be written or kept).
+  returned: always
+  type: str
+  sample: "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"
 """
 
 import datetime
@@ -342,7 +347,7 @@ def main():
     if x509 is None:
         # Check mode on a fresh host, where a real run installs the library first: all would be made.
         if module.check_mode and not any(map(os.path.exists, (module.params["ca_dir"], module.params["cert_dir"]))):
-            module.exit_json(changed=True, ca_changed=True, server_changed=True, ca_certificate="")
+            module.exit_json(changed=True, ca_changed=True, server_changed=True, ca_certificate="", certificate="")
         module.fail_json(msg=missing_required_lib("cryptography (Debian: python3-cryptography)"))
     if not module.params["names"]:
         module.fail_json(msg="names must list at least one name")
@@ -363,9 +368,11 @@ def main():
     except FileError as exc:
         module.fail_json(msg=str(exc))
     changed = {write.path for write in writes} | {path for path, _mode in modes} | set(created)
+    certificate = next((write.text for write in writes if write.path == paths["crt"]), None)
     module.exit_json(changed=bool(changed),
                      ca_changed=bool(changed & {paths["ca_key"], paths["ca_crt"]}),
-                     server_changed=bool(changed & {paths["key"], paths["crt"]}), ca_certificate=ca_pem)
+                     server_changed=bool(changed & {paths["key"], paths["crt"]}), ca_certificate=ca_pem,
+                     certificate=read_text(paths["crt"]) if certificate is None else certificate)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ TEMPLATES = {
     "roles/redis_server/templates/dockyard.conf.j2": ("redis_server", {}, REDIS_BREAKOUTS),
     "roles/registry/templates/dockyard-gc.service.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
     "roles/registry/templates/dockyard-gc.timer.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
+    "roles/registry_token/templates/dockyard-token.service.j2": ("registry_token", {}, SYSTEMD_BREAKOUTS),
+    "roles/registry_token/templates/dockyard-token.socket.j2": ("registry_token", {}, SYSTEMD_BREAKOUTS),
 }
 # Rendered but not given by the inventory: computed from checked values.
 DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
@@ -56,6 +58,10 @@ DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
            "registry_frontend_refusal_socket": ["registry_frontend_name"],
            "registry_frontend_route_socket": ["registry_frontend_name"],
            "registry_client_upstream_present": ["registry_client_upstream_mirrors"],
+           "registry_token_dir": ["registry_token_service"],
+           "registry_token_unit": ["registry_token_service"],
+           # a constant of the role's vars
+           "registry_token_account": [],
            # filter_plugins/access.py: tag patterns and user names into nginx maps
            "registry_frontend_immutable": ["registry_frontend_immutable_tags", "registry_frontend_access_groups"],
            # filter_plugins/access.py: patterns, user and group names into nginx maps

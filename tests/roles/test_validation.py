@@ -50,6 +50,7 @@ SECRETS = {
     "s3": "PlantedS3SecretKey_5d2e8a",
     "redis": "PlantedRedisPassword_c41f",
     "notify": "PlantedNotifyToken_9a7e",
+    "robot": "PlantedRobotPw_3e5a",
 }
 
 def users(*entries):
@@ -126,6 +127,12 @@ TEAMS = {"registry_users": users(("ci", SECRETS["user"]), ("alice", SECRETS["use
 TEAMS_ANONYMOUS = dict(TEAMS, **dict(ANONYMOUS_PULL, registry_frontend_users=TEAMS["registry_users"]),
                        registry_frontend_access_rules=TEAMS["registry_frontend_access_rules"][:2]
                        + [{"repository": "base/*", "push": ["ci"], "anonymous": True}])
+# The teams with token auth and a robot (docs/guides/teams.md); its date as
+# YAML reads one unquoted.
+ROBOT = {"name": "ci-bot", "password": SECRETS["robot"], "expires": datetime.date(2099, 12, 31), "pull": ["base/*"],
+         "push": ["ci/*"]}
+TOKEN = dict(TEAMS, registry_auth="token", registry_token_robots=[ROBOT],
+             registry_frontend_immutable_tags=[{"repository": "base/*", "tags": ["v*"]}])
 OBSERVED = {"registry_image": "registry:3", "registry_metrics_port": 5001, "registry_metrics_bind_address": "10.0.0.5",
             "registry_otlp_endpoint": "https://otel.example.com:4318", "registry_mirror_metrics_port_base": 5200,
             "registry_notifications_url": "https://audit.example.com/events",
@@ -581,6 +588,33 @@ CASES = [
      'registry_frontend_immutable_tags[0].except[0] "latest\\" tag;\\n}" is not valid: give a tag, or one with'),
     ("immutable-unknown-field", dict(TEAMS, registry_frontend_immutable_tags=[{"repository": "base/*", "tag": ["v*"]}]),
      "registry_frontend_immutable_tags.tag"),
+    # token auth and its robots
+    ("token-robot-expired", dict(TOKEN, registry_token_robots=[dict(ROBOT, expires=datetime.date(2020, 1, 31))]),
+     "registry_token_robots: ci-bot expired before today"),
+    ("token-robot-expired-text", dict(TOKEN, registry_token_robots=[dict(ROBOT, expires="2020-01-31")]),
+     "registry_token_robots: ci-bot expired before today"),
+    ("token-robot-date", dict(TOKEN, registry_token_robots=[dict(ROBOT, expires="31/12/2099")]),
+     'registry_token_robots[0].expires "31/12/2099" is not valid: give a day such as 2027-06-30 (YYYY-MM-DD).'),
+    ("token-robot-user-name", dict(TOKEN, registry_token_robots=[dict(ROBOT, name="alice")]),
+     "registry_token_robots names alice, also a user of registry_users: give the robot another name."),
+    ("token-robot-idle", dict(TOKEN, registry_token_robots=[{"name": "ci-bot", "password": SECRETS["robot"],
+                                                             "expires": "2099-12-31"}]),
+     "registry_token_robots: ci-bot may neither pull nor push"),
+    ("token-robot-pattern", dict(TOKEN, registry_token_robots=[dict(ROBOT, push=['ci/*"\n'])]),
+     'registry_token_robots[0].push[0] "ci/*\\"\\n" is not valid: give a repository name, or one with'),
+    ("token-robot-password", dict(TOKEN, registry_token_robots=[dict(ROBOT, password=SECRETS["robot"] + "\n")]),
+     "registry_token_robots[0].password is not valid: give 1 to 72 bytes"),
+    ("token-lifetime", dict(TOKEN, registry_token_lifetime=30),
+     "registry_token_lifetime is 30: a token must last at least 60 seconds"),
+    ("token-nobody", dict(TOKEN, registry_users=[], registry_token_robots=[], registry_frontend_access_rules=[],
+                          registry_frontend_access_groups={}, registry_frontend_access_catalog=[]),
+     "registry_auth is token but registry_users and registry_token_robots are empty, so nobody could get a token."),
+    ("token-anonymous-pull", dict(ANONYMOUS_PULL, registry_auth="token"),
+     "registry_frontend_auth is anonymous_pull, so nginx lets anyone pull; set registry_auth to none"),
+    ("token-immutable-users", dict(TEAMS, registry_auth="token"),
+     "registry_frontend_immutable_tags exempts users, but with registry_auth token a request brings a token"),
+    ("token-realm-set", dict(TOKEN, registry_token_realm="https://evil.example.com/token"),
+     "registry_token_realm is set, but in a registry instance the front end takes its upstream"),
     # retention and garbage collection
     ("retention-unbounded", {"registry_retention_rules": [{"repositories": "ci/*", "keep_tags": ["latest"]}]},
      "registry_retention_rules[0] (ci/*) sets neither keep_last above 0 nor older_than, so every tag keep_tags does "
@@ -779,9 +813,10 @@ REMOVALS = {
                                    dict(ANONYMOUS_PULL, registry_users=[]), REMOVALS,
                                    dict(REPLICAS, others={"replica-b": dict(REPLICA_B, **REDIS_SERVER)},
                                         groups=["registries", "docker_clients", "redis_servers"], **REDIS_SERVER),
-                                   RETENTION, OBSERVED, TEAMS, dict(TEAMS_ANONYMOUS, registry_users=[])],
+                                   RETENTION, OBSERVED, TEAMS, dict(TEAMS_ANONYMOUS, registry_users=[]), TOKEN],
                          ids=["selfsigned", "provided", "acme-upper-case-name", "anonymous-pull", "removals",
-                              "replicas", "retention", "metrics-and-traces", "access-rules", "access-rules-anonymous"])
+                              "replicas", "retention", "metrics-and-traces", "access-rules", "access-rules-anonymous",
+                              "token"])
 def test_valid_input_passes_every_check_without_printing_a_secret(tmp_path, extra):
     result, output = run(tmp_path, inventory_hosts("localhost", case_vars(extra)), playbook="playbooks/validate.yml")
     assert result.returncode == 0, output[-3000:]

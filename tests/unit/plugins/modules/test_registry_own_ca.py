@@ -138,10 +138,16 @@ def test_makes_the_missing_directories_and_keeps_their_mode(run_module, tmp_path
     assert not call(run_module, tmp_path / "new")["changed"]
 
 
-def test_returns_the_ca_certificate_it_keeps(run_module, dirs):
-    made = call(run_module, dirs)["ca_certificate"]
-    assert made == (dirs / "ca" / "ca.crt").read_text()
-    assert call(run_module, dirs)["ca_certificate"] == made
+def test_returns_the_ca_certificate_and_the_certificate_it_keeps(run_module, dirs):
+    made = call(run_module, dirs)
+    assert made["ca_certificate"] == (dirs / "ca" / "ca.crt").read_text()
+    assert made["certificate"] == (dirs / "tls" / "fullchain.pem").read_text()
+    kept = call(run_module, dirs)
+    assert (kept["ca_certificate"], kept["certificate"]) == (made["ca_certificate"], made["certificate"])
+    # Signed again for other names: the new one.
+    signed = call(run_module, dirs, names=["other.example.com"])
+    assert signed["server_changed"] and signed["certificate"] != made["certificate"]
+    assert signed["certificate"] == (dirs / "tls" / "fullchain.pem").read_text()
 
 
 def another_host(run_module, tmp_path):

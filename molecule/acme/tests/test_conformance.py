@@ -1,0 +1,1 @@
+../../resources/test_conformance.py
