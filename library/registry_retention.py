@@ -37,7 +37,10 @@ description:
   - Deleting needs C(storage.delete.enabled) in the registry's configuration;
     a registry that refuses deletes makes the module fail before it deletes
     anything else.
-  - Speaks basic authentication (the htpasswd auth of the roles, or nginx's).
+  - Speaks basic authentication (the htpasswd auth of the roles, or nginx's),
+    or, for a registry that takes tokens, signs its own with the key the
+    registry's token server signs with (O(token_key)) - a token for one
+    repository (or the catalog) at a time, valid for a minute.
 options:
   url:
     description: Root URL of the registry or its front end, C(https://host[:port]).
@@ -48,6 +51,19 @@ options:
     type: str
   password:
     description: Password of O(username).
+    type: str
+  token_key:
+    description: >-
+      On the registry host, the PEM file of the token signing key (ES256); its certificate, which the
+      registry's C(auth.token.rootcertbundle) vouches for, is the first of O(token_certificate).
+    type: path
+  token_certificate:
+    description: PEM file whose first certificate is the one of O(token_key). Required with O(token_key).
+    type: path
+  token_service:
+    description: >-
+      The registry's C(auth.token.service) and C(auth.token.issuer), which tokens name as their audience
+      and issuer. Required with O(token_key).
     type: str
   ca_path:
     description: PEM file of the CA that signed the registry's certificate; empty uses the system's CAs.
@@ -191,18 +207,30 @@ import datetime
 import fnmatch
 import json
 import re
+import secrets
+import time
 import urllib.error
 import urllib.parse
 from typing import NamedTuple
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import ConnectionError as UrlError
 from ansible.module_utils.urls import open_url
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+except ImportError:
+    x509 = None
 
 ARGUMENT_SPEC = dict(
     url=dict(type="str", required=True),
     username=dict(type="str"),
     password=dict(type="str", no_log=True),
+    token_key=dict(type="path", no_log=False),
+    token_certificate=dict(type="path", no_log=False),
+    token_service=dict(type="str", no_log=False),
     ca_path=dict(type="path"),
     validate_certs=dict(type="bool", default=True),
     rules=dict(type="list", elements="dict", required=True, options=dict(
@@ -283,14 +311,49 @@ class Response(NamedTuple):
     body: bytes
 
 
-class Registry:
-    """The distribution API at url, with basic authentication."""
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-    def __init__(self, url, username, password, ca_path, validate_certs, timeout):
+
+class TokenSigner:
+    """Bearer tokens a registry with token auth takes: ES256 JWTs signed with its token server's key, whose
+    certificate the x5c header carries, each granting one repository (or the catalog) for a minute."""
+
+    def __init__(self, key_path, certificate_path, service):
+        try:
+            with open(key_path, "rb") as key, open(certificate_path, "rb") as certificate:
+                self.key = serialization.load_pem_private_key(key.read(), None)
+                leaf = x509.load_pem_x509_certificate(certificate.read())  # the first of the file
+        except (OSError, ValueError) as exc:
+            raise RetentionError(f"cannot read the token signing key or certificate: {exc}") from exc
+        self.x5c = [base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()]
+        self.service = service
+
+    def authorization(self, path):
+        # /v2/_catalog, or /v2/NAME/tags/list, /v2/NAME/manifests/REFERENCE and /v2/NAME/blobs/DIGEST.
+        parts = path.split("?")[0].split("/")
+        if parts[2:] == ["_catalog"]:
+            access = {"type": "registry", "name": "catalog", "actions": ["*"]}
+        else:
+            access = {"type": "repository", "name": "/".join(parts[2:-2]), "actions": ["pull", "delete"]}
+        now = int(time.time())
+        claims = {"iss": self.service, "aud": self.service, "sub": "dockyard-retention", "iat": now,
+                  "nbf": now - 10, "exp": now + 60, "jti": secrets.token_hex(16), "access": [access]}
+        header = {"typ": "JWT", "alg": "ES256", "x5c": self.x5c}
+        signed = ".".join(b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
+        r, s = utils.decode_dss_signature(self.key.sign(signed.encode(), ec.ECDSA(hashes.SHA256())))
+        return "Bearer " + signed + "." + b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+class Registry:
+    """The distribution API at url, with basic authentication or tokens of its token server's key."""
+
+    def __init__(self, url, username, password, ca_path, validate_certs, timeout, signer=None):
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.ca_path = ca_path
         self.validate_certs = validate_certs
+        self.signer = signer
         self.headers = {}
         if username:
             token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
@@ -298,6 +361,8 @@ class Registry:
 
     def request(self, method, path, accept=None):
         headers = dict(self.headers, **({"Accept": accept} if accept else {}))
+        if self.signer:
+            headers["Authorization"] = self.signer.authorization(path)
         try:
             with open_url(self.url + path, method=method, headers=headers, timeout=self.timeout,
                           validate_certs=self.validate_certs, ca_path=self.ca_path) as response:
@@ -469,12 +534,18 @@ def plan(repositories, rules, now, delete_tags, immutable=()):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           mutually_exclusive=[("username", "token_key")],
+                           required_by={"token_key": ("token_certificate", "token_service")})
     params = module.params
     applying = params["apply"] and not module.check_mode
-    registry = Registry(params["url"], params["username"], params["password"], params["ca_path"],
-                        params["validate_certs"], params["timeout"])
+    if params["token_key"] and x509 is None:
+        module.fail_json(msg=missing_required_lib("cryptography (Debian: python3-cryptography)"))
     try:
+        signer = TokenSigner(params["token_key"], params["token_certificate"],
+                             params["token_service"]) if params["token_key"] else None
+        registry = Registry(params["url"], params["username"], params["password"], params["ca_path"],
+                            params["validate_certs"], params["timeout"], signer)
         check_rules(params["rules"])
         report, bytes_freed = plan(read(registry), params["rules"], datetime.datetime.now(datetime.timezone.utc),
                                    params["delete_tags"], params["immutable"])
