@@ -120,6 +120,12 @@ def seconds(value):
     return _is_int(value) and 0 <= value <= 3600
 
 
+def bcrypt_cost(value):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,2}", value):
+        value = int(value)
+    return _is_int(value) and 4 <= value <= 14
+
+
 def percentage(value):
     if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value):
         value = int(value)
@@ -368,6 +374,8 @@ GRAMMARS = {
     "port": Grammar(port, "a port number from 1 to 65535", True),
     "port_or_zero": Grammar(port_or_zero, "a port number from 1 to 65535, or 0 for none", True),
     "batch": Grammar(batch, "a number of hosts, or a percentage of the group such as 25%", True),
+    "bcrypt_cost": Grammar(bcrypt_cost, "a bcrypt cost from 4 to 14 (each step doubles the time a password's check takes)",
+                           True),
     "percentage": Grammar(percentage, "a whole number from 0 to 100", True),
     "seconds": Grammar(seconds, "a whole number of seconds from 0 to 3600", True),
     "root_url": Grammar(root_url, "the root URL of a registry, http(s)://host[:port], with no credentials, path, "

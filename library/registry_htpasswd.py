@@ -10,8 +10,9 @@ short_description: Keep the users of a bcrypt htpasswd file
 description:
   - Writes the users given in O(users) to an htpasswd file with bcrypt hashes, the
     only kind the distribution registry accepts (nginx accepts them too).
-  - Idempotent. An entry whose password still verifies against its hash is left as
-    it is; only new users, changed passwords and non-bcrypt hashes are (re)hashed.
+  - Idempotent. An entry whose password still verifies against its hash of cost O(cost) is
+    left as it is; only new users, changed passwords, non-bcrypt hashes and hashes of
+    another cost are (re)hashed.
   - With O(exclusive), users not listed are removed.
   - An existing file that cannot be read or has a line that is not C(user:hash) is
     an error, and nothing is written.
@@ -46,7 +47,10 @@ options:
     type: bool
     default: false
   cost:
-    description: bcrypt cost factor of new hashes.
+    description:
+      - bcrypt cost factor of the hashes, 4 to 31; a hash of another cost is replaced (the password verifies, so it is
+        hashed again at this cost).
+      - Each step doubles the time a check of the password takes, which is paid on every request that logs in.
     type: int
     default: 10
 extends_documentation_fragment:
@@ -85,7 +89,7 @@ added:
   elements: str
   sample: [ci]
 updated:
-  description: Users whose hash was replaced (new password, or a hash that was not bcrypt).
+  description: Users whose hash was replaced (new password, a hash that was not bcrypt, or one of another cost).
   returned: always
   type: list
   elements: str
@@ -142,6 +146,12 @@ def parse(text, path):
     return entries
 
 
+def cost_of(hashed):
+    """The cost factor of a bcrypt hash ($2b$10$...), or None."""
+    found = re.match(r"\$2[aby]\$([0-9]{2})\$", hashed)
+    return int(found.group(1)) if found else None
+
+
 def verifies(password, hashed):
     if not hashed.startswith(BCRYPT_PREFIXES):
         return False
@@ -163,7 +173,7 @@ def plan(entries, users, exclusive, cost):
                 removed.append(name)
             continue
         wanted.add(name)
-        if name in new and verifies(user["password"], new[name]):
+        if name in new and cost_of(new[name]) == cost and verifies(user["password"], new[name]):
             continue
         (updated if name in new else added).append(name)
         new[name] = bcrypt.hashpw(user["password"].encode(), bcrypt.gensalt(rounds=cost)).decode()
@@ -215,6 +225,8 @@ def main():
         module.fail_json(msg=missing_required_lib("bcrypt (Debian: python3-bcrypt)"))
     if module.params["mode"] is None:
         module.params["mode"] = "0640"
+    if not 4 <= module.params["cost"] <= 31:
+        module.fail_json(msg=f"cost {module.params['cost']} is not a bcrypt cost: give 4 to 31")
     try:
         check_users(module.params["users"])
         text = read_text(path)

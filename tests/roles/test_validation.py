@@ -223,6 +223,9 @@ CASES = [
     ("password-long", {"registry_users": users(("ci", SECRETS["user"] * 5))},
      f'registry_users[0].password {GRAMMAR["password"]}'),
     ("password-empty", {"registry_users": users(("ci", ""))}, f'registry_users[0].password {GRAMMAR["password"]}'),
+    ("password-cost", {"registry_password_cost": 20},
+     "registry_password_cost 20 is not valid: give a bcrypt cost from 4 to 14 (each step doubles the time a password's "
+     "check takes)."),
     ("http-secret-newline", {"registry_http_secret": SECRETS["http"] + "\nx"},
      "registry_http_secret is not valid: give 1 to 4096 characters without line breaks or other control characters."),
     ("config-auth-null", {"registry_config": {"auth": None}},

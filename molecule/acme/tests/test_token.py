@@ -258,3 +258,13 @@ def test_the_retention_policy_reads_and_deletes_with_tokens_of_its_own(host, reg
     bearer = registry.token("ci", passwords["ci"], "repository:kept/app:pull")
     listed = registry.with_token("/v2/kept/app/tags/list", bearer)
     assert json.loads(listed["body"])["tags"] == ["build-3"], listed
+
+
+def test_the_token_servers_htpasswd_holds_every_login_at_the_cost_asked(registry, passwords):
+    """The users and the robots, each a bcrypt hash of registry_password_cost, readable by the server's account."""
+    htpasswd = registry.server.file(f"/etc/dockyard/token-{SERVICE}/htpasswd")
+    assert (htpasswd.mode, htpasswd.user, htpasswd.group) == (0o640, "root", "dockyard-token")
+    entries = dict(line.split(":", 1) for line in htpasswd.content_string.splitlines())
+    assert set(passwords) <= set(entries), entries.keys()
+    cost = registry.server.ansible.get_variables()["registry_password_cost"]
+    assert all(hashed.startswith(f"$2b${cost:02d}$") for hashed in entries.values()), entries

@@ -149,3 +149,18 @@ def test_bad_users_are_refused_before_writing(run_module, htpasswd, users, messa
     result = call(run_module, htpasswd, users)
     assert result["failed"] and message in result["msg"]
     assert not htpasswd.exists()
+
+
+def test_a_hash_of_another_cost_is_replaced_then_kept(run_module, htpasswd):
+    htpasswd.write_text("ci:" + bcrypt.hashpw(b"s3cret", bcrypt.gensalt(5)).decode() + "\n")
+    result = call(run_module, htpasswd, [{"name": "ci", "password": "s3cret"}])
+    assert result["changed"] and result["updated"] == ["ci"]
+    hashed = entries(htpasswd)["ci"]
+    assert hashed.startswith("$2b$04$") and bcrypt.checkpw(b"s3cret", hashed.encode())
+    assert not call(run_module, htpasswd, [{"name": "ci", "password": "s3cret"}])["changed"]
+
+
+def test_a_cost_bcrypt_has_not_is_refused(run_module, htpasswd):
+    result = run_module(mod.main, dict(path=str(htpasswd), users=[{"name": "ci", "password": "s3cret"}], cost=3))
+    assert result["failed"] and result["msg"] == "cost 3 is not a bcrypt cost: give 4 to 31"
+    assert not htpasswd.exists()
