@@ -15,10 +15,8 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible_collections.dockyard.registry.plugins.filter.access import dockyard_access_compile
 
@@ -42,21 +40,6 @@ RULES = dockyard_access_compile(
 
 def hashed(name):
     return bcrypt.hashpw(PASSWORDS[name].encode(), bcrypt.gensalt(4)).decode()
-
-
-@pytest.fixture()
-def key_pair(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dockyard token signer")])
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(datetime.datetime(2026, 1, 1)).not_valid_after(datetime.datetime(2028, 1, 1))
-                   .sign(key, hashes.SHA256()))
-    (tmp_path / "signing.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                             serialization.PrivateFormat.PKCS8,
-                                                             serialization.NoEncryption()))
-    (tmp_path / "signing.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return key, certificate
 
 
 @pytest.fixture()
@@ -94,49 +77,33 @@ def get(server, user, *scopes, password=None):
     return call(server, query={"service": SERVICE, "scope": list(scopes)}, user=user, password=password)
 
 
-def claims(token, certificate):
-    """The claims, once the signature checks with the x5c certificate, which must be the signer's."""
-    header, payload, signature = token.split(".")
-
-    def decode(part):
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-    head = json.loads(decode(header))
-    assert head["alg"] == "ES256" and head["typ"] == "JWT"
-    assert base64.b64decode(head["x5c"][0]) == certificate.public_bytes(serialization.Encoding.DER)
-    raw = decode(signature)
-    der = utils.encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-    certificate.public_key().verify(der, f"{header}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
-    return json.loads(decode(payload))
-
-
-def test_a_team_gets_its_own_repository_and_the_token_checks_with_the_certificate(server, key_pair):
+def test_a_team_gets_its_own_repository_and_the_token_checks_with_the_certificate(server, key_pair, token_claims):
     answer = get(server, "alice", "repository:team-a/app:pull,push")
     assert answer["status"] == 200, answer
     assert answer["body"]["token"] == answer["body"]["access_token"]
     assert answer["body"]["expires_in"] == 300 and answer["body"]["issued_at"] == "2026-12-05T12:00:00Z"
-    granted = claims(answer["body"]["token"], key_pair[1])
+    granted = token_claims(answer["body"]["token"], key_pair[1])
     assert granted["access"] == [{"type": "repository", "name": "team-a/app", "actions": ["pull", "push"]}]
     assert (granted["iss"], granted["sub"], granted["aud"]) == ("dockyard-token", "alice", SERVICE)
     assert granted["exp"] - granted["iat"] == 300 and granted["nbf"] <= granted["iat"]
     assert "X-Dockyard-Refused" not in answer["headers"]
 
 
-def test_what_the_rules_refuse_is_left_out_and_named(server, key_pair):
+def test_what_the_rules_refuse_is_left_out_and_named(server, key_pair, token_claims):
     answer = get(server, "bob", "repository:team-a/app:pull,push", "repository:team-b/app:push",
                  "repository:base/busybox:pull,push")
     assert answer["status"] == 200
-    assert claims(answer["body"]["token"], key_pair[1])["access"] == [
+    assert token_claims(answer["body"]["token"], key_pair[1])["access"] == [
         {"type": "repository", "name": "team-b/app", "actions": ["push"]},
         {"type": "repository", "name": "base/busybox", "actions": ["pull"]}]
     assert answer["headers"]["X-Dockyard-Refused"] == "repository:team-a/app:pull,push repository:base/busybox:push"
 
 
-def test_the_most_specific_rule_governs_and_push_includes_delete(server, key_pair):
+def test_the_most_specific_rule_governs_and_push_includes_delete(server, key_pair, token_claims):
     # base/* is more specific than *: the admins push there, builder too; team-a pulls but no more.
-    assert claims(get(server, "ci", "repository:base/x:pull,push,delete")["body"]["token"], key_pair[1])["access"] == [
+    assert token_claims(get(server, "ci", "repository:base/x:pull,push,delete")["body"]["token"], key_pair[1])["access"] == [
         {"type": "repository", "name": "base/x", "actions": ["pull", "push", "delete"]}]
-    assert claims(get(server, "alice", "repository:ops/tool:pull")["body"]["token"], key_pair[1])["access"] == []
+    assert token_claims(get(server, "alice", "repository:ops/tool:pull")["body"]["token"], key_pair[1])["access"] == []
 
 
 def test_dockers_login_gets_no_refresh_token_so_that_it_keeps_the_password(server):
@@ -145,17 +112,17 @@ def test_dockers_login_gets_no_refresh_token_so_that_it_keeps_the_password(serve
     assert answer["status"] == 200 and "refresh_token" not in answer["body"]
 
 
-def test_scopes_in_one_parameter_count_each(server, key_pair):
+def test_scopes_in_one_parameter_count_each(server, key_pair, token_claims):
     answer = call(server, query={"service": SERVICE, "scope": "repository:team-b/app:pull repository:base/x:pull"},
                   user="bob")
-    assert [entry["name"] for entry in claims(answer["body"]["token"], key_pair[1])["access"]] == ["team-b/app", "base/x"]
+    assert [entry["name"] for entry in token_claims(answer["body"]["token"], key_pair[1])["access"]] == ["team-b/app", "base/x"]
 
 
-def test_the_catalog_is_its_users(server, key_pair):
-    assert claims(get(server, "ci", "registry:catalog:*")["body"]["token"], key_pair[1])["access"] == [
+def test_the_catalog_is_its_users(server, key_pair, token_claims):
+    assert token_claims(get(server, "ci", "registry:catalog:*")["body"]["token"], key_pair[1])["access"] == [
         {"type": "registry", "name": "catalog", "actions": ["*"]}]
     refused = get(server, "alice", "registry:catalog:*")
-    assert claims(refused["body"]["token"], key_pair[1])["access"] == []
+    assert token_claims(refused["body"]["token"], key_pair[1])["access"] == []
     assert refused["headers"]["X-Dockyard-Refused"] == "registry:catalog:*"
 
 
@@ -173,10 +140,10 @@ def test_no_token_without_a_login(server):
     assert "log in" in answer["body"]["errors"][0]["message"]
 
 
-def test_a_robot_gets_its_patterns_on_its_last_day_and_nothing_after(server, key_pair):
+def test_a_robot_gets_its_patterns_on_its_last_day_and_nothing_after(server, key_pair, token_claims):
     answer = get(server, "robot-ci", "repository:team-a/ci-cache:pull,push", "repository:base/busybox:pull,push",
                  "repository:team-a/secret:pull")
-    assert claims(answer["body"]["token"], key_pair[1])["access"] == [
+    assert token_claims(answer["body"]["token"], key_pair[1])["access"] == [
         {"type": "repository", "name": "team-a/ci-cache", "actions": ["pull", "push"]},
         {"type": "repository", "name": "base/busybox", "actions": ["pull"]}]
     # Its password is right, its day has passed: 403, which clients show with the sentence.
@@ -189,7 +156,7 @@ def test_a_robot_gets_its_patterns_on_its_last_day_and_nothing_after(server, key
     assert wrong["status"] == 401 and wrong["body"]["errors"][0]["message"] == "wrong user name or password"
 
 
-def test_the_oauth2_form_gives_a_refresh_token_that_gives_tokens(server, key_pair):
+def test_the_oauth2_form_gives_a_refresh_token_that_gives_tokens(server, key_pair, token_claims):
     answer = call(server, "POST", form={"grant_type": "password", "username": "alice",
                                         "password": PASSWORDS["alice"], "service": SERVICE, "client_id": "containerd",
                                         "access_type": "offline", "scope": "repository:team-a/app:pull"})
@@ -200,7 +167,7 @@ def test_the_oauth2_form_gives_a_refresh_token_that_gives_tokens(server, key_pai
                                          "scope": "repository:team-a/app:pull,push repository:team-b/app:pull"})
     assert renewed["status"] == 200, renewed
     assert "refresh_token" not in renewed["body"]
-    assert claims(renewed["body"]["access_token"], key_pair[1])["access"] == [
+    assert token_claims(renewed["body"]["access_token"], key_pair[1])["access"] == [
         {"type": "repository", "name": "team-a/app", "actions": ["pull", "push"]}]
     # A refresh token is no access token, and one edited is refused.
     assert call(server, "POST", form={"grant_type": "refresh_token", "refresh_token": renewed["body"]["access_token"],

@@ -1,15 +1,10 @@
 """The retention policy's decisions, on repositories described as the module reads them."""
 
-import base64
 import datetime
-import json
 import re
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.dockyard.registry.plugins.filter import access
 from ansible_collections.dockyard.registry.plugins.modules import registry_retention as retention
@@ -184,19 +179,12 @@ def test_created_dates_parse(value, expected):
     assert retention.parse_created(value) == expected
 
 
-def test_tokens_it_signs_grant_one_repository_or_the_catalog_and_verify_with_the_certificate(tmp_path):
+def test_tokens_it_signs_grant_one_repository_or_the_catalog_and_verify_with_the_certificate(tmp_path, key_pair,
+                                                                                             token_claims):
     """For a registry that takes tokens: signed with the token server's key, the certificate in x5c."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "registry")])
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(1).not_valid_before(day(1)).not_valid_after(day(-1)).sign(key, hashes.SHA256()))
-    (tmp_path / "privkey.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                             serialization.NoEncryption()))
+    certificate = key_pair[1]
     (tmp_path / "fullchain.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM) * 2)
-    signer = retention.TokenSigner(str(tmp_path / "privkey.pem"), str(tmp_path / "fullchain.pem"), "registry")
-
-    def unb64(text):
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    signer = retention.TokenSigner(str(tmp_path / "signing.key"), str(tmp_path / "fullchain.pem"), "registry")
 
     def repository(name):
         return {"type": "repository", "name": name, "actions": ["pull", "delete"]}
@@ -205,14 +193,8 @@ def test_tokens_it_signs_grant_one_repository_or_the_catalog_and_verify_with_the
                           ("/v2/ci/tools/app/manifests/sha256:ab", repository("ci/tools/app")),
                           ("/v2/ci/app/tags/list?n=1000", repository("ci/app"))]:
         scheme, token = signer.authorization(path).split(" ")
-        header, claims, signature = token.split(".")
-        raw = unb64(signature)
-        der = utils.encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-        certificate.public_key().verify(der, f"{header}.{claims}".encode(), ec.ECDSA(hashes.SHA256()))
-        claims = json.loads(unb64(claims))
+        claims = token_claims(token, certificate)
         assert scheme == "Bearer"
-        assert json.loads(unb64(header))["x5c"] == [
-            base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()]
         assert (claims["iss"], claims["aud"], claims["access"]) == ("registry", "registry", [granted])
         assert 0 < claims["exp"] - claims["iat"] <= 60
 
