@@ -18,6 +18,8 @@ BENCH_COALESCE_CLIENTS ?= 1 10 20
 BENCH_ROLLOUT_SIZES ?= 10 25 50
 BENCH_ROLLOUT_KINDS ?= docker containerd podman mixed
 BENCH_ROLLOUT_ROUNDS ?= 1
+BENCH_AUTH_SECONDS ?= 10
+BENCH_AUTH_PULLS ?= 25
 
 .PHONY: help host-demo host-test venv images images-demo collection collection-test collection-check release docs lint unit molecule $(addprefix molecule-,$(SCENARIOS)) \
 	checks test bench demo demo-down demo-check clean
@@ -145,7 +147,8 @@ bench: venv images
 	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_MIB=$(BENCH_MIB) BENCH_MIRROR_LAYERS=$(BENCH_MIRROR_LAYERS) \
 	BENCH_MIRROR_MIB=$(BENCH_MIRROR_MIB) BENCH_COALESCE_CLIENTS="$(BENCH_COALESCE_CLIENTS)" \
 	BENCH_ROLLOUT_SIZES="$(BENCH_ROLLOUT_SIZES)" BENCH_ROLLOUT_KINDS="$(BENCH_ROLLOUT_KINDS)" \
-	BENCH_ROLLOUT_ROUNDS=$(BENCH_ROLLOUT_ROUNDS) molecule test --scenario-name bench
+	BENCH_ROLLOUT_ROUNDS=$(BENCH_ROLLOUT_ROUNDS) BENCH_AUTH_SECONDS=$(BENCH_AUTH_SECONDS) \
+	BENCH_AUTH_PULLS=$(BENCH_AUTH_PULLS) molecule test --scenario-name bench
 	cp reports/bench/latest.json benchmarks/latest.json
 
 demo: host-demo venv images-demo

@@ -21,6 +21,23 @@ bench.py upstream PART LOG
     Adds to a coalesce PART the bytes each cache fetched from the hosted
     registry for each N: the sizes of the blob GETs of its images in LOG,
     the hosted registry's access log.
+bench.py auth OUT --client HOST --rounds N --seconds S --clients C --pulls P --layers L --mib M
+        NAME=HOST:PORT ... [--push NAME=HOST:PORT ...]
+    On the controller: for each NAME, a fresh image of L layers of M MiB
+    pushed through HOST:PORT with the login (a NAME of --push pulls without
+    one, and its image is pushed through the address --push gives); then, each round, for each NAME in
+    turn, from the client host (docker exec, running this file as bench):
+    C clients make manifest HEAD requests for S seconds (ab, each request
+    with the Authorization header the path asks for: Basic, or a token of
+    the realm it names, which the clients share), then P pulls of the image
+    one after the other, while the CPU seconds of every process on HOST (the
+    container of that name: nginx, the registry, a token server) are summed.
+    The rows: seconds per 1000 HEADs, each pull, the CPU seconds per 100 pulls.
+bench.py push REFERENCE --layers L --mib M
+bench.py heads REFERENCE --seconds S --clients C [--anonymous]
+bench.py pulls REFERENCE --count P [--anonymous]
+    The client's steps of auth; heads and pulls print what they measured as
+    JSON.
 bench.py rollout OUT --sizes N ... --kinds KIND ... --inventory FILE --switch FILE --network NET
     On the controller, for each size N and each KIND of fleet: starts N
     fresh client hosts on the scenario's network, times playbooks/clients.yml
@@ -37,7 +54,9 @@ bench.py report OUT_DIR PART.json ...
     the terminal and as OUT_DIR/bench-<UTC>.json and OUT_DIR/latest.json.
 
 A client run (frontend, mirror) logs in as BENCH_CREDS (USER:PASS, from the
-environment, never on a command line) and writes OUT: the seconds of every try, per row
+environment, never on a command line, except in the Authorization header of
+ab, which has no other way: the test account's on the benchmark's own
+client host) and writes OUT: the seconds of every try, per row
 and direction, and the bytes moved by each. Pushes and pulls go through
 skopeo, which sends and fetches blobs as they are (no compression, no
 extraction): what is measured is the registry path, not the client's CPU.
@@ -47,6 +66,7 @@ noise of its own) and removed after use.
 """
 
 import argparse
+import base64
 import concurrent.futures
 import datetime
 import hashlib
@@ -54,11 +74,15 @@ import json
 import os
 import re
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,8 +132,9 @@ def layout(scratch, layers, mib):
 
 
 def skopeo(source, destination, creds):
-    """Seconds one skopeo copy took."""
-    flags = ["--src-creds", creds] if source.startswith("docker://") else ["--dest-creds", creds]
+    """Seconds one skopeo copy took; without CREDS, the registry's side goes without a login."""
+    side = "src" if source.startswith("docker://") else "dest"
+    flags = [f"--{side}-creds", creds] if creds else [f"--{side}-no-creds"]
     started = time.monotonic()
     result = subprocess.run(["skopeo", "copy", "--quiet", "--preserve-digests", *flags, source, destination],
                             capture_output=True, text=True, check=False, timeout=SKOPEO_TIMEOUT)
@@ -208,6 +233,102 @@ def upstream(args):
         sizes = re.findall(rf'"GET /v2/{re.escape(repository)}/blobs/sha256:[0-9a-f]{{64}} HTTP/1.1" 200 (\d+)', log)
         fetched[cache][clients] = sum(int(size) for size in sizes)
     Path(args.part).write_text(json.dumps(dict(part, upstream=fetched), indent=1))
+
+
+# The manifest a HEAD asks for, as skopeo pushed it.
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+# The CPU seconds of every process of the host it runs on (utime, stime, and
+# those of its children it has waited for).
+CPU = ("import glob, os\n"
+       "ticks = 0\n"
+       "for path in glob.glob('/proc/[0-9]*/stat'):\n"
+       "    try:\n"
+       "        ticks += sum(int(value) for value in open(path).read().rsplit(')', 1)[1].split()[11:15])\n"
+       "    except (OSError, IndexError):\n"
+       "        pass\n"
+       "print(ticks / os.sysconf('SC_CLK_TCK'))")
+
+
+def authorization(reference, creds):
+    """The Authorization header a pull of REFERENCE sends: none without CREDS or where /v2/ asks for no login,
+    Basic where it asks for Basic, else a pull token of the realm its challenge names."""
+    address, repository = reference.split("/", 1)[0], reference.split("/", 1)[1].rsplit(":", 1)[0]
+    if not creds:
+        return ""
+    context = ssl.create_default_context(cafile=f"/etc/docker/certs.d/{address}/ca.crt")
+    try:
+        with urllib.request.urlopen(f"https://{address}/v2/", context=context):
+            return ""
+    except urllib.error.HTTPError as error:
+        challenge = error.headers.get("WWW-Authenticate", "")
+    basic = "Basic " + base64.b64encode(creds.encode()).decode()
+    if not challenge.startswith("Bearer "):
+        return basic
+    asked = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+    query = urllib.parse.urlencode({"service": asked["service"], "scope": f"repository:{repository}:pull"})
+    request = urllib.request.Request(f"{asked['realm']}?{query}", headers={"Authorization": basic})
+    with urllib.request.urlopen(request, context=context) as answer:
+        return "Bearer " + json.load(answer)["token"]
+
+
+def heads(args):
+    """Manifest HEADs per second of CLIENTS clients for SECONDS seconds (ab, keeping its connections)."""
+    address, path = args.reference.split("/", 1)
+    repository, tag = path.rsplit(":", 1)
+    header = authorization(args.reference, args.creds)
+    # ab keeps a record of each request it may make: room for 20,000 a second.
+    command = ["ab", "-k", "-i", "-q", "-c", str(args.clients), "-t", str(args.seconds),
+               "-n", str(args.seconds * 20000), "-H", f"Accept: {MANIFEST}"]
+    command += ["-H", f"Authorization: {header}"] if header else []
+    result = subprocess.run([*command, f"https://{address}/v2/{repository}/manifests/{tag}"],
+                            capture_output=True, text=True, check=False, timeout=args.seconds + SKOPEO_TIMEOUT)
+    figures = dict(re.findall(r"^([A-Z][A-Za-z0-9 -]+):\s+([0-9.]+)", result.stdout, re.MULTILINE))
+    if result.returncode or "Requests per second" not in figures:
+        sys.exit(f"ab on {args.reference}: {result.stderr.strip() or result.stdout.strip()}")
+    refused = int(figures.get("Non-2xx responses", 0)) + int(figures.get("Failed requests", 0))
+    if refused:
+        sys.exit(f"ab on {args.reference}: {refused} of {figures['Complete requests']} requests failed or were refused")
+    return {"per_s": float(figures["Requests per second"]), "requests": int(figures["Complete requests"])}
+
+
+def pulls(args):
+    """Seconds of each of COUNT pulls of REFERENCE, one after the other."""
+    return [pull(args.scratch, args.reference, args.creds) for _ in range(args.count)]
+
+
+def client(args, *command):
+    """What a step of this file printed on the client host, run there with BENCH_CREDS."""
+    return docker("exec", "--env", "BENCH_CREDS", args.client, "bench", *command)
+
+
+def cpu(host):
+    return float(docker("exec", host, "python3", "-c", CPU))
+
+
+def auth(args):
+    """Part auth: HEADs, pulls and the server's CPU through each way of logging in."""
+    paths, anonymous = named(args.paths), named(args.push)
+    sizes = ["--layers", str(args.layers), "--mib", str(args.mib)]
+    for name, address in paths.items():
+        client(args, "push", f"{anonymous.get(name, address)}/bench/auth-{name}:1", *sizes)
+    rows = {name: {"1000 HEADs": [], "pull": [], "CPU, 100 pulls": []} for name in paths}
+    for round_number in range(1, args.rounds + 1):
+        for name in list(paths)[round_number - 1:] + list(paths)[:round_number - 1]:
+            reference = f"{paths[name]}/bench/auth-{name}:1"
+            login = ["--anonymous"] if name in anonymous else []
+            head = json.loads(client(args, "heads", reference, "--seconds", str(args.seconds),
+                                     "--clients", str(args.clients), *login))
+            rows[name]["1000 HEADs"].append(round(1000 / head["per_s"], 3))
+            server = paths[name].split(":")[0]
+            before = cpu(server)
+            rows[name]["pull"] += json.loads(client(args, "pulls", reference, "--count", str(args.pulls), *login))
+            rows[name]["CPU, 100 pulls"].append(round((cpu(server) - before) * 100 / args.pulls, 3))
+    return {"part": "auth", "baseline": next(iter(paths)), "bytes": 0, "rows": rows,
+            "what": f"manifest HEADs of {args.clients} clients for {args.seconds} s (HEAD/s: 1000 divided by the "
+                    f"seconds per 1000), then {args.pulls} pulls one after the other of an image of {args.layers} "
+                    f"layers of {args.mib} MiB, and the CPU seconds the server host spent on them (per 100 pulls; a "
+                    f"ratio above 1.00x spends less), each round, through each way of logging in: "
+                    + ", ".join(paths)}
 
 
 # Linux gives each user 128 inotify instances; systemd, dbus and containerd
@@ -420,6 +541,29 @@ def main():
         commands.choices[name].add_argument("--hosted", required=True)
         commands.choices[name].add_argument("--cache", required=True, action="append", metavar="NAME=HOST:PORT")
     commands.choices["coalesce"].add_argument("--clients", type=int, nargs="+", required=True)
+    command = commands.add_parser("auth")
+    command.add_argument("out")
+    command.add_argument("paths", nargs="+", metavar="NAME=HOST:PORT")
+    command.add_argument("--push", action="append", default=[], metavar="NAME=HOST:PORT")
+    command.add_argument("--client", required=True, help="the client host's container")
+    for option, default in (("--rounds", 1), ("--seconds", 5), ("--clients", 20), ("--pulls", 10), ("--layers", 10),
+                            ("--mib", 1)):
+        command.add_argument(option, type=int, default=default)
+    command = commands.add_parser("push")
+    command.add_argument("reference")
+    command.add_argument("--layers", type=int, default=1)
+    command.add_argument("--mib", type=int, default=1)
+    command = commands.add_parser("heads")
+    command.add_argument("reference")
+    command.add_argument("--seconds", type=int, default=5)
+    command.add_argument("--clients", type=int, default=20)
+    command = commands.add_parser("pulls")
+    command.add_argument("reference")
+    command.add_argument("--count", type=int, default=10)
+    for name in ("push", "heads", "pulls"):
+        commands.choices[name].add_argument("--scratch", default="/run")
+    for name in ("heads", "pulls"):
+        commands.choices[name].add_argument("--anonymous", action="store_true", help="without the login")
     command = commands.add_parser("upstream")
     command.add_argument("part")
     command.add_argument("log")
@@ -449,7 +593,14 @@ def main():
     args.creds = os.environ.get("BENCH_CREDS", "")
     if ":" not in args.creds:
         sys.exit("BENCH_CREDS must hold USER:PASS")
-    result = {"mirror": mirror, "coalesce": coalesce}.get(args.command, paths_part)(args)
+    if args.command == "push":
+        push(args, args.reference, args.layers)
+        return 0
+    if args.command in ("heads", "pulls"):
+        args.creds = "" if args.anonymous else args.creds
+        print(json.dumps({"heads": heads, "pulls": pulls}[args.command](args)))
+        return 0
+    result = {"mirror": mirror, "coalesce": coalesce, "auth": auth}.get(args.command, paths_part)(args)
     Path(args.out).write_text(json.dumps(result, indent=1))
     return 0
 

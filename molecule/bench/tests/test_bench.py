@@ -3,6 +3,9 @@ moved its images in every round, the caches really served the mirror's pulls,
 the cache with nginx's copy of the blobs fetched each new image once however
 many clients pulled it at once,
 the replicas kept their layers in the S3 bucket,
+each way of logging in answered its HEADs and pulls (anonymous with no login,
+the others with the one each asks for, a token from bench-token's token
+server) while its server's CPU was summed,
 every fleet of the rollout (Docker, containerd, podman and mixed hosts) was
 switched to the cache, each runtime's canary pulled on each host that has it,
 with no container restarted and nothing left behind, and the report has every part with its
@@ -23,6 +26,7 @@ COALESCE_CLIENTS = [int(clients) for clients in (os.environ.get("BENCH_COALESCE_
 ROLLOUT_SIZES = [int(size) for size in (os.environ.get("BENCH_ROLLOUT_SIZES") or "3").split()]
 ROLLOUT_KINDS = (os.environ.get("BENCH_ROLLOUT_KINDS") or "mixed").split()
 ROLLOUT_ROUNDS = int(os.environ.get("BENCH_ROLLOUT_ROUNDS") or 1)
+AUTH_PULLS = int(os.environ.get("BENCH_AUTH_PULLS") or 2)
 ROLE = "dockyard.registry.registry_client"
 # Each runtime's canary task, and the runtimes each kind of host has.
 CANARIES = {
@@ -104,6 +108,34 @@ def test_the_cache_with_the_copy_fetched_each_new_image_once_however_many_client
     assert coalesce["upstream"]["cache"] == dict.fromkeys(pulls, once)
 
 
+def test_each_way_of_logging_in_answered_its_heads_and_pulls_in_every_round():
+    auth = json.loads((TIMINGS / "auth.json").read_text())
+    assert auth["baseline"] == "anonymous"
+    assert list(auth["rows"]) == ["anonymous", "nginx", "htpasswd", "token"]
+    for row in auth["rows"].values():
+        assert len(row["1000 HEADs"]) == len(row["CPU, 100 pulls"]) == ROUNDS
+        assert len(row["pull"]) == ROUNDS * AUTH_PULLS
+        assert all(value > 0 for value in row["1000 HEADs"] + row["pull"] + row["CPU, 100 pulls"])
+
+
+def test_each_way_of_logging_in_was_asked_of_its_own_server(host):
+    """The challenges the client meets: none on the anonymous port, Basic from nginx and from the registry, and a
+    token realm on bench-token, whose token server issued the benchmark's pull tokens."""
+    def answer(address):
+        return json.loads(host.check_output(f"probe https://{address}/v2/ --cafile /etc/docker/certs.d/{address}/ca.crt"))
+
+    assert answer("bench-open:443")["status"] == 200
+    for address in ("bench-open:5443", "bench-registry:443"):
+        assert answer(address)["status"] == 401
+        assert answer(address)["headers"]["www-authenticate"][0].startswith("Basic realm="), address
+    challenge = answer("bench-token:443")
+    assert challenge["status"] == 401
+    assert challenge["headers"]["www-authenticate"][0].startswith('Bearer realm="https://bench-token/token"')
+    token = host.get_host("ansible://bench-token", ansible_inventory=host.backend.ansible_inventory)
+    issued = token.check_output("journalctl --no-pager -u 'dockyard-token-*'")
+    assert re.search(r" ci: granted repository:bench/auth-token:pull$", issued, re.MULTILINE)
+
+
 def test_every_rollout_fleet_switched_to_the_cache_with_no_container_restarted():
     rollout = json.loads((TIMINGS / "rollout.json").read_text())
     fleets = [f"{size} hosts, {kind}" for size in ROLLOUT_SIZES for kind in ROLLOUT_KINDS]
@@ -130,7 +162,7 @@ def test_every_rollout_fleet_switched_to_the_cache_with_no_container_restarted()
 def test_the_report_has_every_part_with_medians_and_ratios():
     report = json.loads(REPORT.read_text())
     parts = {part["part"]: part for part in report["parts"]}
-    assert list(parts) == ["frontend", "mirror", "coalesce", "rollout", "converge", "replicas"]
+    assert list(parts) == ["frontend", "mirror", "coalesce", "rollout", "converge", "replicas", "auth"]
     assert parts["frontend"]["rows"]["direct"]["push"]["ratio"] == 1.0
     for name in ("project", "blog-post"):
         for direction in ("push", "pull"):
@@ -143,5 +175,7 @@ def test_the_report_has_every_part_with_medians_and_ratios():
         figures = parts["replicas"]["rows"]["replicas"][direction]
         assert figures["median"] > 0 and figures["mb_per_s"] > 0 and figures["ratio"] > 0
     assert all(row["rollout"]["median"] > 0 for row in parts["rollout"]["rows"].values())
+    assert parts["auth"]["rows"]["anonymous"]["1000 HEADs"]["ratio"] == 1.0
+    assert all(figures["ratio"] > 0 for row in parts["auth"]["rows"].values() for figures in row.values())
     assert all(parts["converge"]["rows"][row]["converge"]["median"] > 0 for row in ("first", "re-run", "re-run, 1 host"))
     assert report["machine"]["cores"] >= 1
