@@ -8,8 +8,8 @@ DOCUMENTATION = r"""
 module: registry_own_ca
 short_description: Keep a host's own CA and a server certificate signed by it
 description:
-  - Keeps a CA (an ECDSA P-384 key and a self-signed certificate, valid for ten
-    years) in O(ca_dir), and a server key (ECDSA P-256) and certificate signed
+  - Keeps a CA (an ECDSA key, P-384 unless O(ca_curve) says otherwise, and a
+    self-signed certificate, valid for ten years) in O(ca_dir), and a server key (ECDSA P-256) and certificate signed
     by that CA in O(cert_dir), all in one run on the host. Separate key, CSR
     and certificate tasks would run seven modules on every converge.
   - Idempotent. The CA is made once and kept while its certificate matches its
@@ -61,6 +61,14 @@ options:
     description: The key of O(ca_certificate), in PEM, without a passphrase. Empty for the host's own CA.
     type: str
     default: ""
+  ca_curve:
+    description:
+      - The curve of the key of a CA made here; a CA kept keeps its own key. C(P-256) for a CA whose
+        signature is checked on every request, as the registry checks the token CA's on the signing
+        certificate each token carries, since Go checks P-256 signatures many times faster than P-384 ones.
+    type: str
+    choices: [P-384, P-256]
+    default: P-384
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -156,6 +164,7 @@ ARGUMENT_SPEC = dict(
     renew_days=dict(type="int", required=True),
     ca_certificate=dict(type="str", default=""),
     ca_private_key=dict(type="str", default="", no_log=True),
+    ca_curve=dict(type="str", choices=["P-384", "P-256"], default="P-384"),
 )
 
 
@@ -294,7 +303,7 @@ def plan(params, now):
         return writes + server(params, paths, ca, ca_key, now), paths, params["ca_certificate"]
     ca_key = load_key(paths["ca_key"])
     if ca_key is None:
-        ca_key = ec.generate_private_key(ec.SECP384R1())
+        ca_key = ec.generate_private_key(ec.SECP256R1() if params["ca_curve"] == "P-256" else ec.SECP384R1())
         writes.append(Write(paths["ca_key"], key_pem(ca_key), 0o600))
     ca = load_certificate(paths["ca_crt"])
     if ca is None or not same_key(ca, ca_key) or common_name(ca) != params["ca_common_name"]:

@@ -268,3 +268,15 @@ def test_the_token_servers_htpasswd_holds_every_login_at_the_cost_asked(registry
     assert set(passwords) <= set(entries), entries.keys()
     cost = registry.server.ansible.get_variables()["registry_password_cost"]
     assert all(hashed.startswith(f"$2b${cost:02d}$") for hashed in entries.values()), entries
+
+
+def test_each_token_carries_a_certificate_of_the_p256_token_ca_the_registry_trusts(registry, passwords):
+    """The registry checks the CA's signature on that certificate on every request that brings a token."""
+    bearer = registry.token("ci", passwords["ci"], "repository:base/busybox:pull")
+    header = json.loads(base64.urlsafe_b64decode(bearer.split(".")[0] + "=="))
+    carried = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+    ca_pem = registry.server.file("/etc/dockyard/registry/token/ca/ca.crt").content_string
+    assert ca_pem in registry.server.file("/etc/dockyard/registry/token-ca.crt").content_string
+    ca = x509.load_pem_x509_certificate(ca_pem.encode())
+    assert ca.public_key().curve.name == "secp256r1"
+    ca.public_key().verify(carried.signature, carried.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))

@@ -58,6 +58,21 @@ def test_a_second_run_changes_nothing(run_module, dirs):
     assert {path: path.read_bytes() for path in dirs.glob("*/*")} == before
 
 
+def ca_curve_made(dirs, run_module, **args):
+    assert call(run_module, dirs, **args)["ca_changed"]
+    verify(cert(dirs / "tls" / "fullchain.pem"), cert(dirs / "ca" / "ca.crt"))
+    return cert(dirs / "ca" / "ca.crt").public_key().curve.name
+
+
+def test_a_ca_is_made_on_the_curve_asked_and_a_kept_one_keeps_its_own(run_module, dirs):
+    assert ca_curve_made(dirs, run_module) == "secp384r1"
+    for path in (dirs / "ca").glob("*"):
+        path.unlink()
+    assert ca_curve_made(dirs, run_module, ca_curve="P-256") == "secp256r1"
+    result = call(run_module, dirs)
+    assert not result["changed"] and cert(dirs / "ca" / "ca.crt").public_key().curve.name == "secp256r1"
+
+
 def test_other_names_sign_the_server_certificate_again_with_the_same_key_and_ca(run_module, dirs):
     call(run_module, dirs)
     ca, key = (dirs / "ca" / "ca.crt").read_bytes(), (dirs / "tls" / "privkey.pem").read_bytes()
