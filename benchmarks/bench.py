@@ -32,7 +32,8 @@ bench.py auth OUT --client HOST --rounds N --seconds S --clients C --pulls P --l
     the realm it names, which the clients share), then P pulls of the image
     one after the other, while the CPU seconds of every process on HOST (the
     container of that name: nginx, the registry, a token server) are summed.
-    The rows: seconds per 1000 HEADs, each pull, the CPU seconds per 100 pulls.
+    The rows, one figure a round: seconds per 1000 HEADs, the median pull,
+    the CPU seconds per 100 pulls.
 bench.py push REFERENCE --layers L --mib M
 bench.py heads REFERENCE --seconds S --clients C [--anonymous]
 bench.py pulls REFERENCE --count P [--anonymous]
@@ -321,11 +322,12 @@ def auth(args):
             rows[name]["1000 HEADs"].append(round(1000 / head["per_s"], 3))
             server = paths[name].split(":")[0]
             before = cpu(server)
-            rows[name]["pull"] += json.loads(client(args, "pulls", reference, "--count", str(args.pulls), *login))
+            seconds = json.loads(client(args, "pulls", reference, "--count", str(args.pulls), *login))
+            rows[name]["pull"].append(round(statistics.median(seconds), 3))
             rows[name]["CPU, 100 pulls"].append(round((cpu(server) - before) * 100 / args.pulls, 3))
     return {"part": "auth", "baseline": next(iter(paths)), "bytes": 0, "rows": rows,
             "what": f"manifest HEADs of {args.clients} clients for {args.seconds} s (HEAD/s: 1000 divided by the "
-                    f"seconds per 1000), then {args.pulls} pulls one after the other of an image of {args.layers} "
+                    f"seconds per 1000), then {args.pulls} pulls one after the other (their median) of an image of {args.layers} "
                     f"layers of {args.mib} MiB, and the CPU seconds the server host spent on them (per 100 pulls; a "
                     f"ratio above 1.00x spends less), each round, through each way of logging in: "
                     + ", ".join(paths)}

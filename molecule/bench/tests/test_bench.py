@@ -26,7 +26,6 @@ COALESCE_CLIENTS = [int(clients) for clients in (os.environ.get("BENCH_COALESCE_
 ROLLOUT_SIZES = [int(size) for size in (os.environ.get("BENCH_ROLLOUT_SIZES") or "3").split()]
 ROLLOUT_KINDS = (os.environ.get("BENCH_ROLLOUT_KINDS") or "mixed").split()
 ROLLOUT_ROUNDS = int(os.environ.get("BENCH_ROLLOUT_ROUNDS") or 1)
-AUTH_PULLS = int(os.environ.get("BENCH_AUTH_PULLS") or 2)
 ROLE = "dockyard.registry.registry_client"
 # Each runtime's canary task, and the runtimes each kind of host has.
 CANARIES = {
@@ -113,8 +112,7 @@ def test_each_way_of_logging_in_answered_its_heads_and_pulls_in_every_round():
     assert auth["baseline"] == "anonymous"
     assert list(auth["rows"]) == ["anonymous", "nginx", "htpasswd", "token"]
     for row in auth["rows"].values():
-        assert len(row["1000 HEADs"]) == len(row["CPU, 100 pulls"]) == ROUNDS
-        assert len(row["pull"]) == ROUNDS * AUTH_PULLS
+        assert len(row["1000 HEADs"]) == len(row["pull"]) == len(row["CPU, 100 pulls"]) == ROUNDS
         assert all(value > 0 for value in row["1000 HEADs"] + row["pull"] + row["CPU, 100 pulls"])
 
 
@@ -176,6 +174,10 @@ def test_the_report_has_every_part_with_medians_and_ratios():
         assert figures["median"] > 0 and figures["mb_per_s"] > 0 and figures["ratio"] > 0
     assert all(row["rollout"]["median"] > 0 for row in parts["rollout"]["rows"].values())
     assert parts["auth"]["rows"]["anonymous"]["1000 HEADs"]["ratio"] == 1.0
-    assert all(figures["ratio"] > 0 for row in parts["auth"]["rows"].values() for figures in row.values())
+    # Basic logins' ratios can round to 0.00x on a loaded machine: each is checked against its medians.
+    auth = parts["auth"]["rows"]
+    assert all(figures["ratio"] == round(auth["anonymous"][measure]["median"] / figures["median"], 2)
+               for row in auth.values() for measure, figures in row.items())
+    assert all(figures["ratio"] > 0 for figures in auth["token"].values())
     assert all(parts["converge"]["rows"][row]["converge"]["median"] > 0 for row in ("first", "re-run", "re-run, 1 host"))
     assert report["machine"]["cores"] >= 1
