@@ -250,10 +250,9 @@ CPU = ("import glob, os\n"
        "print(ticks / os.sysconf('SC_CLK_TCK'))")
 
 
-def authorization(reference, creds):
-    """The Authorization header a pull of REFERENCE sends: none without CREDS or where /v2/ asks for no login,
-    Basic where it asks for Basic, else a pull token of the realm its challenge names."""
-    address, repository = reference.split("/", 1)[0], reference.split("/", 1)[1].rsplit(":", 1)[0]
+def authorization(address, repository, creds):
+    """The Authorization header a pull of REPOSITORY at ADDRESS sends: none without CREDS or where /v2/ asks for no
+    login, Basic where it asks for Basic, else a pull token of the realm its challenge names."""
     if not creds:
         return ""
     context = ssl.create_default_context(cafile=f"/etc/docker/certs.d/{address}/ca.crt")
@@ -276,7 +275,7 @@ def heads(args):
     """Manifest HEADs per second of CLIENTS clients for SECONDS seconds (ab, keeping its connections)."""
     address, path = args.reference.split("/", 1)
     repository, tag = path.rsplit(":", 1)
-    header = authorization(args.reference, args.creds)
+    header = authorization(address, repository, args.creds)
     # ab keeps a record of each request it may make: room for 20,000 a second.
     command = ["ab", "-k", "-i", "-q", "-c", str(args.clients), "-t", str(args.seconds),
                "-n", str(args.seconds * 20000), "-H", f"Accept: {MANIFEST}"]
@@ -308,15 +307,15 @@ def cpu(host):
 
 def auth(args):
     """Part auth: HEADs, pulls and the server's CPU through each way of logging in."""
-    paths, anonymous = named(args.paths), named(args.push)
+    paths, pushed_through = named(args.paths), named(args.push)
     sizes = ["--layers", str(args.layers), "--mib", str(args.mib)]
     for name, address in paths.items():
-        client(args, "push", f"{anonymous.get(name, address)}/bench/auth-{name}:1", *sizes)
+        client(args, "push", f"{pushed_through.get(name, address)}/bench/auth-{name}:1", *sizes)
     rows = {name: {"1000 HEADs": [], "pull": [], "CPU, 100 pulls": []} for name in paths}
     for round_number in range(1, args.rounds + 1):
         for name in list(paths)[round_number - 1:] + list(paths)[:round_number - 1]:
             reference = f"{paths[name]}/bench/auth-{name}:1"
-            login = ["--anonymous"] if name in anonymous else []
+            login = ["--anonymous"] if name in pushed_through else []
             head = json.loads(client(args, "heads", reference, "--seconds", str(args.seconds),
                                      "--clients", str(args.clients), *login))
             rows[name]["1000 HEADs"].append(round(1000 / head["per_s"], 3))

@@ -124,8 +124,9 @@ def test_each_way_of_logging_in_was_asked_of_its_own_server(host):
 
     assert answer("bench-open:443")["status"] == 200
     for address in ("bench-open:5443", "bench-registry:443"):
-        assert answer(address)["status"] == 401
-        assert answer(address)["headers"]["www-authenticate"][0].startswith("Basic realm="), address
+        basic = answer(address)
+        assert basic["status"] == 401
+        assert basic["headers"]["www-authenticate"][0].startswith("Basic realm="), address
     challenge = answer("bench-token:443")
     assert challenge["status"] == 401
     assert challenge["headers"]["www-authenticate"][0].startswith('Bearer realm="https://bench-token/token"')
