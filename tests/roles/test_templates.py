@@ -45,7 +45,9 @@ TEMPLATES = {
                                                       BREAKOUTS),
     "roles/registry_client/templates/registries.conf.j2": ("registry_client",
                                                            {"mirror": "registry_client_upstream_mirrors"}, BREAKOUTS),
-    "roles/redis_server/templates/dockyard.conf.j2": ("redis_server", {}, REDIS_BREAKOUTS),
+    "roles/redis_server/templates/redis.conf.j2": ("redis_server", {}, REDIS_BREAKOUTS),
+    "roles/redis_server/templates/sentinel.conf.j2": ("redis_server", {}, REDIS_BREAKOUTS),
+    "roles/redis_server/templates/redis-server.service.j2": ("redis_server", {}, SYSTEMD_BREAKOUTS),
     "roles/registry/templates/dockyard-gc.service.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
     "roles/registry/templates/dockyard-gc.timer.j2": ("registry", {}, SYSTEMD_BREAKOUTS),
     "roles/registry_token/templates/dockyard-token.service.j2": ("registry_token", {}, SYSTEMD_BREAKOUTS),
@@ -60,8 +62,14 @@ DERIVED = {"registry_certs_acme_cert_name": ["certbot certificate name"],
            "registry_client_upstream_present": ["registry_client_upstream_mirrors"],
            "registry_token_dir": ["registry_token_service"],
            "registry_token_unit": ["registry_token_service"],
-           # a constant of the role's vars
+           # constants of the roles' vars, a digest, and the id a sentinel gave itself
            "registry_token_account": [],
+           "redis_server_config": [],
+           "redis_server_sentinel_mark": [],
+           "redis_server_sentinel_myid": [],
+           # the group's first host, or the address and port the sentinels answer (vars/main.yml matches them)
+           "redis_server_master": ["redis_server_bind_address", "redis_server_port"],
+           "redis_server_quorum": ["redis_server_group"],
            # filter_plugins/access.py: tag patterns and user names into nginx maps
            "registry_frontend_immutable": ["registry_frontend_immutable_tags", "registry_frontend_access_groups"],
            # filter_plugins/access.py: patterns, user and group names into nginx maps

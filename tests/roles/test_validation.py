@@ -109,6 +109,8 @@ ANONYMOUS_PULL = {"registry_auth": "none", "registry_frontend_auth": "anonymous_
 S3 = {"registry_storage": "s3", "registry_s3_bucket": "images", "registry_s3_endpoint": "https://s3.example.com:7070",
       "registry_s3_access_key": "dockyard", "registry_s3_secret_key": SECRETS["s3"]}
 REDIS = {"registry_redis_address": "10.0.0.9:6379", "registry_redis_password": SECRETS["redis"]}
+SENTINELS = {"registry_image": "registry:3", "registry_redis_password": SECRETS["redis"],
+             "registry_redis_sentinels": ["10.0.0.9:26379", "10.0.0.10:26379", "10.0.0.11:26379"]}
 REPLICAS = dict(S3, **REDIS, registry_replicas=["localhost", "replica-b"], registry_bind_address="10.0.0.5")
 DELETES = {"registry_config": {"storage": {"delete": {"enabled": True}}}}
 RETENTION = dict(DELETES, registry_gc_schedule="Sun *-*-* 03:00", registry_retention_apply=True,
@@ -512,7 +514,13 @@ CASES = [
     ("redis-password-grammar", dict(REDIS, registry_redis_password="short\npw"),
      "registry_redis_password is not valid: give 16 to 512 letters, digits or punctuation"),
     ("redis-password-alone", {"registry_redis_password": SECRETS["redis"]},
-     "registry_redis_password and registry_redis_db need registry_redis_address (host:port of the redis)."),
+     "registry_redis_password and registry_redis_db need registry_redis_address (host:port of the redis) "
+     "or registry_redis_sentinels."),
+    ("redis-sentinels-on-2x", dict(SENTINELS, registry_image="registry:2.8.3"),
+     "registry_redis_sentinels needs distribution 3.x, but registry_image is registry:2.8.3: 2.x reads one redis "
+     "address and would not follow a failover."),
+    ("redis-address-and-sentinels", dict(SENTINELS, registry_redis_address="10.0.0.9:6379"),
+     "registry_redis_address and registry_redis_sentinels are both set: give the sentinels alone"),
     ("log-formatter", {"registry_log_formatter": "xml"},
      "value of registry_log_formatter must be one of: text, json, logstash, got: xml"),
     # registry: metrics and traces
@@ -644,6 +652,12 @@ CASES = [
      "redis_server_password is empty: redis listens on one private address and asks every client for a password"),
     ("redis-server-everywhere", dict(REDIS_SERVER, redis_server_bind_address="0.0.0.0", groups=["redis_servers"]),
      "redis_server_bind_address is 0.0.0.0: redis would answer on every network."),
+    ("redis-group-too-small", dict(REDIS_SERVER, redis_server_group=["redis-group-too-small"] * 3,
+                                   groups=["redis_servers"]),
+     "list every redis server of the group, redis-group-too-small included, at least three different hosts"),
+    ("redis-sentinel-port", dict(REDIS_SERVER, redis_server_sentinel_port=6379, redis_server_group=["a", "b", "c"],
+                                 groups=["redis_servers"]),
+     "redis_server_sentinel_port and redis_server_port are both 6379."),
     ("redis-server-memory", dict(REDIS_SERVER, redis_server_maxmemory="lots", groups=["redis_servers"]),
      'redis_server_maxmemory "lots" is not valid: give a redis memory size such as 512mb or 2gb'),
     ("redis-server-password-quote", dict(REDIS_SERVER, redis_server_password=SECRETS["redis"] + '" rename-command',
