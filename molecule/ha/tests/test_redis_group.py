@@ -35,10 +35,11 @@ def master(host):
     return address
 
 
-def test_sentinels_agree_on_a_new_master_that_the_others_replicate(host):
+def test_sentinels_agree_on_a_master_that_the_others_replicate(host):
+    # Wherever the failures left it: the freeze of the redis host moved it
+    # (test_clients_pulled_and_pushed_while_the_master_was_lost), and the
+    # freeze of registry-a, a member too, may have moved it again.
     elected = master(host)
-    # The freeze of the redis host moved the master to one of the others.
-    assert elected in (MEMBERS["registry-a"], MEMBERS["registry-b"])
     role = ask(host, elected, 6379, "ROLE")
     assert role[0] == "master"
     for address in set(MEMBERS.values()) - {elected}:
